@@ -1,0 +1,3 @@
+module github.com/hastio/hast
+
+go 1.26
