@@ -1,0 +1,57 @@
+// Command hastctl is the administrator's tool for hast, with the commands and
+// output formats of FreeBSD's hastctl(8).
+//
+//	hastctl create [-d] [-c config] [-n node] [-e extentsize] [-k keepdirty] [-m mediasize] name ...
+//	hastctl role   [-d] [-c config] [-n node] <init | primary | secondary> all | name ...
+//	hastctl list   [-d] [-c config] [-n node] [all | name ...]
+//	hastctl status [-d] [-c config] [-n node] [all | name ...]
+//	hastctl dump   [-d] [-c config] [-n node] [all | name ...]
+//
+// create and dump work on the local provider without a running hastd; role,
+// list and status talk to hastd over its control socket.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageText is printed for -h and for every usage error.
+const usageText = `usage: hastctl create [-d] [-c config] [-n node] [-e extentsize] [-k keepdirty]
+		[-m mediasize] name ...
+       hastctl role [-d] [-c config] [-n node] <init | primary | secondary> all | name ...
+       hastctl list [-d] [-c config] [-n node] [all | name ...]
+       hastctl status [-d] [-c config] [-n node] [all | name ...]
+       hastctl dump [-d] [-c config] [-n node] [all | name ...]
+`
+
+// run executes one hastctl invocation and returns its exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "create":
+		return runCreate(rest, stdout, stderr)
+	case "dump":
+		return runDump(rest, stdout, stderr)
+	case "role":
+		return runRole(rest, stdout, stderr)
+	case "list", "status":
+		return runList(cmd, rest, stdout, stderr)
+	case "-h", "help":
+		fmt.Fprint(stdout, usageText)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hastctl: unknown command %q\n", cmd)
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+}

@@ -1,0 +1,280 @@
+package hastconf
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// parseFile parses the global section: the whole file.
+func (p *fileParser) parseFile() {
+	global := section{what: "the global section"}
+	for {
+		t := p.next()
+		switch t.kind {
+		case tokEOF:
+			return
+		case tokControl:
+			p.global.control.put(p.controlValue())
+		case tokPidfile:
+			p.global.pidfile.put(p.pidfileValue())
+		case tokListen:
+			p.listen = append(p.listen, p.listenValue())
+		case tokReplication:
+			p.global.replication.put(p.replication())
+		case tokChecksum:
+			p.global.checksum.put(p.checksum())
+		case tokCompression:
+			p.global.compression.put(p.compression())
+		case tokTimeout:
+			p.global.timeout.put(p.timeout())
+		case tokExec:
+			p.global.exec.put(p.execValue())
+		case tokMetaflush:
+			p.global.metaFlush.put(p.boolean("metaflush"))
+		case tokOn:
+			p.nodeSection()
+		case tokResource:
+			p.resource(t)
+		case tokStr:
+			if t.text == "cluster" {
+				p.clusterSection(t)
+			} else {
+				p.unexpected(t, global)
+			}
+		default:
+			p.unexpected(t, global)
+		}
+	}
+}
+
+// nodeSection parses `on NODE { ... }` at the global level after `on`.
+// Its settings count only when NODE names this host.
+func (p *fileParser) nodeSection() {
+	name := p.word("a node name")
+	open := p.openBrace()
+	mine := p.matches(name.text)
+	sec := section{"node section " + name.text, open.line}
+	for {
+		t := p.next()
+		switch t.kind {
+		case tokClose:
+			return
+		case tokControl:
+			if a := p.controlValue(); mine {
+				p.nodeControl.put(a)
+			}
+		case tokPidfile:
+			if v := p.pidfileValue(); mine {
+				p.nodePidfile.put(v)
+			}
+		case tokListen:
+			if a := p.listenValue(); mine {
+				p.listen = append(p.listen, a)
+			}
+		default:
+			p.unexpected(t, sec)
+		}
+	}
+}
+
+// resource parses `resource NAME { ... }` after the keyword kw.
+func (p *fileParser) resource(kw token) {
+	name := p.word("a resource name")
+	p.limit(name, maxName, "Resource name is too long")
+	for _, r := range p.resources {
+		if r.Name == name.text {
+			panic(p.errorf(name, "Resource %s configured more than once", name.text))
+		}
+	}
+	open := p.openBrace()
+	r := &Resource{Name: name.text, Line: kw.line}
+	sec := section{"resource " + name.text, open.line}
+	for {
+		t := p.next()
+		switch t.kind {
+		case tokClose:
+			r.closeLine = t.line
+			p.resources = append(p.resources, r)
+			return
+		case tokReplication:
+			r.level.replication.put(p.replication())
+		case tokChecksum:
+			r.level.checksum.put(p.checksum())
+		case tokCompression:
+			r.level.compression.put(p.compression())
+		case tokTimeout:
+			r.level.timeout.put(p.timeout())
+		case tokExec:
+			r.level.exec = p.execValue()
+		case tokMetaflush:
+			r.level.metaFlush.put(p.boolean("metaflush"))
+		case tokName:
+			r.level.provider = p.providerValue()
+		case tokLocal:
+			r.level.local = p.localValue()
+		case tokOn:
+			r.Nodes = append(r.Nodes, p.resourceNode(r.Name))
+		default:
+			p.unexpected(t, sec)
+		}
+	}
+}
+
+// resourceNode parses `on NODE { ... }` inside resource res after `on`.
+func (p *fileParser) resourceNode(res string) *ResourceNode {
+	name := p.word("a node name")
+	open := p.openBrace()
+	p.matches(name.text)
+	n := &ResourceNode{Name: name.text, Line: name.line}
+	sec := section{fmt.Sprintf("node section %s of resource %s", name.text, res), open.line}
+	for {
+		t := p.next()
+		switch t.kind {
+		case tokClose:
+			return n
+		case tokName:
+			n.Provider = p.providerValue()
+		case tokLocal:
+			n.Local = p.localValue()
+		case tokRemote:
+			if p.peek().kind == tokNone {
+				p.next()
+				n.Remote, n.RemoteNone, n.RemoteAddr = "none", true, Addr{}
+				continue
+			}
+			v := p.word("a remote address")
+			p.limit(v, maxAddr, "remote argument is too long")
+			n.Remote, n.RemoteNone, n.RemoteAddr = v.text, false, p.address(v, "remote", DefaultPort)
+		case tokSource:
+			v := p.word("a source address")
+			p.limit(v, maxAddr, "source argument is too long")
+			n.Source, n.SourceAddr = v.text, p.address(v, "source", 0)
+		case tokMetaflush:
+			n.MetaFlush, n.MetaFlushSet = p.boolean("metaflush"), true
+		default:
+			p.unexpected(t, sec)
+		}
+	}
+}
+
+// controlValue parses the argument of `control`.
+func (p *fileParser) controlValue() Addr {
+	v := p.word("a control address")
+	p.limit(v, maxAddr, "control argument is too long")
+	return p.address(v, "control", DefaultPort)
+}
+
+// listenValue parses the argument of `listen`.
+func (p *fileParser) listenValue() Addr {
+	v := p.word("a listen address")
+	p.limit(v, maxAddr, "listen argument is too long")
+	return p.address(v, "listen", DefaultPort)
+}
+
+// pidfileValue parses the argument of `pidfile`.
+func (p *fileParser) pidfileValue() string {
+	v := p.word("a pidfile path")
+	p.limit(v, maxPath, "pidfile argument is too long")
+	return v.text
+}
+
+// execValue parses the argument of `exec`.
+func (p *fileParser) execValue() string {
+	v := p.word("an exec path")
+	p.limit(v, maxPath, "Exec path is too long")
+	return v.text
+}
+
+// providerValue parses the argument of `name`.
+func (p *fileParser) providerValue() string {
+	v := p.word("a provider name")
+	p.limit(v, maxName, "name argument is too long")
+	return v.text
+}
+
+// localValue parses the argument of `local`.
+func (p *fileParser) localValue() string {
+	v := p.word("a local path")
+	p.limit(v, maxPath, "local argument is too long")
+	return v.text
+}
+
+// address parses the address in t, the argument of keyword what.
+func (p *fileParser) address(t token, what string, defaultPort int) Addr {
+	a, why := parseAddr(t.text, defaultPort)
+	if why != "" {
+		panic(p.errorf(t, "invalid %s address: %s", what, why))
+	}
+	return a
+}
+
+// replication parses the argument of `replication`.
+func (p *fileParser) replication() Replication {
+	t := p.next()
+	switch t.kind {
+	case tokFullsync:
+		return Fullsync
+	case tokMemsync:
+		return Memsync
+	case tokAsync:
+		return Async
+	}
+	panic(p.errorf(t, "syntax error: replication must be fullsync, memsync or async"))
+}
+
+// checksum parses the argument of `checksum`.
+func (p *fileParser) checksum() Checksum {
+	t := p.next()
+	switch t.kind {
+	case tokNone:
+		return ChecksumNone
+	case tokCRC32:
+		return CRC32
+	case tokSHA256:
+		return SHA256
+	}
+	panic(p.errorf(t, "syntax error: checksum must be none, crc32 or sha256"))
+}
+
+// compression parses the argument of `compression`.
+func (p *fileParser) compression() Compression {
+	t := p.next()
+	switch t.kind {
+	case tokNone:
+		return CompressionNone
+	case tokHole:
+		return Hole
+	case tokLZF:
+		return LZF
+	}
+	panic(p.errorf(t, "syntax error: compression must be none, hole or lzf"))
+}
+
+// timeout parses the argument of `timeout`: a positive number of seconds.
+func (p *fileParser) timeout() time.Duration {
+	t := p.next()
+	if t.kind != tokNum {
+		panic(p.errorf(t, "syntax error: timeout must be a number of seconds"))
+	}
+	n, err := strconv.ParseInt(t.text, 10, 32)
+	if err != nil {
+		panic(p.errorf(t, "timeout is out of range"))
+	}
+	if n <= 0 {
+		panic(p.errorf(t, "Negative or zero timeout"))
+	}
+	return time.Duration(n) * time.Second
+}
+
+// boolean parses on or off after keyword kw.
+func (p *fileParser) boolean(kw string) bool {
+	t := p.next()
+	switch t.kind {
+	case tokOn:
+		return true
+	case tokOff:
+		return false
+	}
+	panic(p.errorf(t, "syntax error: %s must be on or off", kw))
+}
