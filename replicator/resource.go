@@ -1,0 +1,200 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/hastio/hast/replicator/wire"
+)
+
+// Event is a change a resource reports to hastd, which runs the exec hook
+// for it. The names are HAST's hook events.
+type Event string
+
+// Events, in the words HAST's exec hooks receive.
+const (
+	EventConnect    Event = "connect"
+	EventDisconnect Event = "disconnect"
+	EventSyncStart  Event = "syncstart"
+	EventSyncDone   Event = "syncdone"
+	EventSyncIntr   Event = "syncintr"
+	EventSplitBrain Event = "split-brain"
+)
+
+// Config describes one resource to its primary or secondary engine.
+type Config struct {
+	// Name is the resource name, checked against the metadata and sent in
+	// the handshake.
+	Name string
+	// Node is this node's name, sent in the handshake for the peer's logs.
+	Node string
+	// Backend is the local provider, opened and locked by the caller, who
+	// closes it after the engine's Close.
+	Backend Backend
+	// Dial connects to the peer's replication address (binding the source
+	// address); nil means the resource has no remote ("remote none").
+	// Primary only.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// Replication is the replication mode: fullsync, memsync or async.
+	Replication wire.Replication
+	// Checksum and Compression protect and shrink payloads on the wire.
+	Checksum    wire.Checksum
+	Compression wire.Compression
+	// Timeout bounds connecting, the handshake and each request's reply
+	// (hast.conf timeout); 0 means 20 s.
+	Timeout time.Duration
+	// MetaFlush flushes the provider after every activemap update
+	// (hast.conf metaflush).
+	MetaFlush bool
+	// MaxIO is the largest request this node sends or accepts on the wire;
+	// 0 means wire.DefaultMaxIO. The handshake agrees on the smaller of the
+	// two nodes' values.
+	MaxIO int
+	// SyncRate limits synchronization to this many bytes per second;
+	// 0 means no limit.
+	SyncRate int64
+	// SyncWindow is how many extents are synchronized at once; 0 means 4.
+	SyncWindow int
+	// Logger receives the engine's logs; nil discards them.
+	Logger *slog.Logger
+	// OnEvent is called for each Event, in order, from one goroutine; it
+	// may block (hastd runs the hook there). Nil ignores events.
+	OnEvent func(Event)
+}
+
+// keepaliveInterval is how often an idle primary sends a keepalive, and half
+// the time an idle secondary waits before it drops the connection (HAST's
+// HAST_KEEPALIVE).
+const keepaliveInterval = 10 * time.Second
+
+func (c *Config) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return 20 * time.Second
+	}
+	return c.Timeout
+}
+
+func (c *Config) maxIO() int {
+	if c.MaxIO <= 0 {
+		return wire.DefaultMaxIO
+	}
+	return min(c.MaxIO, wire.HardMaxIO)
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+func (c *Config) validate() error {
+	if c.Name == "" {
+		return errors.New("resource config: no name")
+	}
+	if c.Backend == nil {
+		return fmt.Errorf("resource %s: no backend", c.Name)
+	}
+	return nil
+}
+
+var (
+	// ErrClosed is returned by I/O on an engine that is closing.
+	ErrClosed = errors.New("resource is shutting down")
+	// ErrNotConnected fails a remote request when the peer is gone.
+	ErrNotConnected = errors.New("not connected to the peer")
+)
+
+// Stats are a resource's I/O counters, as hastctl list prints them.
+type Stats struct {
+	Reads, Writes, Deletes, Flushes                    uint64
+	ActivemapUpdates                                   uint64
+	ReadErrors, WriteErrors, DeleteErrors, FlushErrors uint64
+}
+
+// stats is the live, atomically updated form of Stats.
+type stats struct {
+	reads, writes, deletes, flushes                    atomic.Uint64
+	activemapUpdates                                   atomic.Uint64
+	readErrors, writeErrors, deleteErrors, flushErrors atomic.Uint64
+}
+
+func (s *stats) snapshot() Stats {
+	return Stats{
+		Reads: s.reads.Load(), Writes: s.writes.Load(), Deletes: s.deletes.Load(), Flushes: s.flushes.Load(),
+		ActivemapUpdates: s.activemapUpdates.Load(),
+		ReadErrors:       s.readErrors.Load(), WriteErrors: s.writeErrors.Load(),
+		DeleteErrors: s.deleteErrors.Load(), FlushErrors: s.flushErrors.Load(),
+	}
+}
+
+// SyncStatus describes a synchronization in progress.
+type SyncStatus struct {
+	// Source is the node whose data is copied.
+	Source wire.SyncSource
+	// BytesLeft is the size of the extents still to copy.
+	BytesLeft uint64
+	// BytesDone is what this synchronization copied so far.
+	BytesDone uint64
+	// Rate is the average copy rate so far, in bytes per second.
+	Rate uint64
+	// ETA estimates the time left; zero when unknown.
+	ETA time.Duration
+}
+
+// Status is a snapshot of a resource's engine.
+type Status struct {
+	Role      Role
+	Connected bool
+	// Dirty is the size of the dirty extents, in bytes.
+	Dirty      uint64
+	ExtentSize uint32
+	KeepDirty  uint32
+	DataSize   uint64
+	ResUID     uint64
+	LocalCnt   uint64
+	RemoteCnt  uint64
+	Stats      Stats
+	// Pending is the number of requests waiting for the peer.
+	Pending int
+	// Sync is set while a synchronization runs.
+	Sync *SyncStatus
+	// LocalState and PeerState describe each node's data: "uptodate",
+	// "syncing", "outdated" or "unknown".
+	LocalState, PeerState string
+}
+
+// events delivers Events to a callback in order, from one goroutine, so a
+// slow hook never blocks the data path.
+type events struct {
+	ch   chan Event
+	done chan struct{}
+}
+
+func newEvents(fn func(Event)) *events {
+	e := &events{ch: make(chan Event, 64), done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		for ev := range e.ch {
+			if fn != nil {
+				fn(ev)
+			}
+		}
+	}()
+	return e
+}
+
+// emit queues ev, blocking while 64 events wait for the callback: events
+// are never dropped.
+func (e *events) emit(ev Event) { e.ch <- ev }
+
+// close delivers the queued events and stops.
+func (e *events) close() {
+	close(e.ch)
+	<-e.done
+}
