@@ -287,3 +287,23 @@ func TestSyncFromSecondary(t *testing.T) {
 	p.waitInSync()
 	p.sameData()
 }
+
+func TestWriteZeroesReachesBothNodes(t *testing.T) {
+	p := newPair(t, wire.ReplicationFullsync)
+	pr := p.startPrimary()
+	p.waitInSync()
+	if _, err := pr.WriteAt(pattern(3<<20, 7), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.WriteZeroes(1<<20+512, 3<<20-1024, false); err != nil {
+		t.Fatal(err)
+	}
+	p.sameData()
+	got := make([]byte, 3<<20)
+	if _, err := pr.ReadAt(got, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[512:len(got)-512], make([]byte, 3<<20-1024)) || got[0] != pattern(1, 7)[0] {
+		t.Fatal("zeroed range does not read as zeros, or zeroing spilled over")
+	}
+}

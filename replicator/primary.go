@@ -306,6 +306,29 @@ func (p *Primary) modify(cmd wire.Command, off int64, data []byte) error {
 	return nil
 }
 
+// zeroChunk is the buffer WriteZeroes writes from; it is never modified.
+var zeroChunk = make([]byte, 1<<20)
+
+// WriteZeroes makes the range read as zeros on both nodes, as writes of
+// zeros one MiB at a time (the wire's hole compression sends each as its
+// length alone). Unlike Trim its result is defined, which filesystems
+// rely on; noHole is accepted for ggate.ZeroWriter and changes nothing.
+func (p *Primary) WriteZeroes(off, length int64, noHole bool) error {
+	if err := p.checkRange(off, length); err != nil {
+		return err
+	}
+	for done := int64(0); done < length; {
+		n := min(length-done, int64(len(zeroChunk)))
+		p.stats.writes.Add(1)
+		if err := p.modify(wire.CmdWrite, off+done, zeroChunk[:n]); err != nil {
+			p.stats.writeErrors.Add(1)
+			return err
+		}
+		done += n
+	}
+	return nil
+}
+
 // submitTrim sends a trim of the range; trims carry no data, so one request
 // covers any length.
 func (pr *peer) submitTrim(off, length int64) []*remoteOp {
