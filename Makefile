@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 60s
 BINARIES := hastd hastctl hast-witness
 
-.PHONY: all build test check fuzz clean
+.PHONY: all build test check fuzz bench clean
 
 all: build
 
@@ -28,6 +28,11 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+# Our fullsync pair against qemu-nbd and a qemu quorum (RAID1 over NBD),
+# fio's nbd engine, one run; see docs/benchmarks.md.
+bench: build
+	$(GO) run ./cmd/hast-bench -bin bin
 
 clean:
 	rm -rf bin

@@ -14,11 +14,13 @@
 //     synchronization (HAST forgets some of these); a local failure fails
 //     the write. Reads go to the local provider, or to the secondary for
 //     extents only it has current, or when the local read fails.
+//
 //   - The primary's connection loop dials, runs the handshake (the
 //     secondary decides the synchronization from HAST's localcnt/remotecnt
 //     split-brain rules, planSync), reconnects with backoff, and copies the
 //     dirty extents several at a time, rate-limited, each under its range
 //     so no write interleaves, in passes until none is left.
+//
 //   - Secondary answers one primary connection at a time, running requests
 //     concurrently (the primary never has overlapping writes in flight) and
 //     making a flush wait for the writes received before it.
@@ -27,13 +29,16 @@
 //     a Linux block device, optionally flock-ed so that two users cannot
 //     share one) and MemBackend, an in-memory twin whose faults and torn
 //     writes tests can script.
+//
 //   - Metadata, the 4096-byte header at offset 0, byte-compatible with
 //     FreeBSD HAST: ReadMetadata validates it against the provider and
 //     WriteMetadata rewrites it with a single-sector write, so a crash
 //     leaves the old or the new header, never a mix.
+//
 //   - Create, hastctl create: it lays out header, activemap and data and
 //     orders its writes so that no interrupted run leaves a provider that
 //     reads as valid with a cleared map.
+//
 //   - ActiveMap, the dirty-extent bookkeeping of a primary, without I/O, and
 //     FlushActiveMap/LoadActiveMap, which move its bitmap to and from offset
 //     4096.

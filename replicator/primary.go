@@ -306,8 +306,8 @@ func (p *Primary) modify(cmd wire.Command, off int64, data []byte) error {
 	return nil
 }
 
-// zeroChunk is the buffer WriteZeroes writes from; it is never modified.
-var zeroChunk = make([]byte, 1<<20)
+// zeroBuffer is the buffer WriteZeroes writes from; it is never modified.
+var zeroBuffer = make([]byte, 1<<20)
 
 // WriteZeroes makes the range read as zeros on both nodes, as writes of
 // zeros one MiB at a time (the wire's hole compression sends each as its
@@ -318,9 +318,9 @@ func (p *Primary) WriteZeroes(off, length int64, noHole bool) error {
 		return err
 	}
 	for done := int64(0); done < length; {
-		n := min(length-done, int64(len(zeroChunk)))
+		n := min(length-done, int64(len(zeroBuffer)))
 		p.stats.writes.Add(1)
-		if err := p.modify(wire.CmdWrite, off+done, zeroChunk[:n]); err != nil {
+		if err := p.modify(wire.CmdWrite, off+done, zeroBuffer[:n]); err != nil {
 			p.stats.writeErrors.Add(1)
 			return err
 		}

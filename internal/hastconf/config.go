@@ -33,6 +33,12 @@ const (
 	DefaultProfile = "lan"
 	// DefaultWitnessControl is the witness's control socket path.
 	DefaultWitnessControl = "/var/run/hast-witness"
+	// DefaultNBDDir holds the NBD export sockets of resources without an
+	// `nbd` address: DefaultNBDDir/<provider>.nbd.
+	DefaultNBDDir = "/var/run/hast"
+	// DefaultNBDPort is the port of a TCP `nbd` address written without
+	// one (the IANA port of NBD).
+	DefaultNBDPort = 10809
 )
 
 // Size limits of HAST's fixed buffers, each including the terminating NUL:
@@ -124,6 +130,10 @@ type Resource struct {
 	// MetaFlush is the matching node section's, else the resource's, else
 	// the global, else the default (on) setting.
 	MetaFlush bool
+	// NBD is where hastd serves the resource's NBD export while primary:
+	// the matching node section's `nbd`, else the resource's, else the
+	// unix socket DefaultNBDDir/<Provider>.nbd.
+	NBD Addr
 	// Line is the line of the `resource` keyword.
 	Line int
 	// Nodes holds every `on` section of the resource, as written and in
@@ -139,6 +149,7 @@ type Resource struct {
 type resourceLevel struct {
 	provider, local, exec string
 	metaFlush             opt[bool]
+	nbd                   opt[Addr]
 	replication           opt[Replication]
 	checksum              opt[Checksum]
 	compression           opt[Compression]
@@ -169,6 +180,8 @@ type ResourceNode struct {
 	MetaFlush bool
 	// MetaFlushSet is true when the section sets metaflush.
 	MetaFlushSet bool
+	// NBD is the section's `nbd` address; zero when not given.
+	NBD Addr
 	// Line is the line of the node name.
 	Line int
 }

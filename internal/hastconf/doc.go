@@ -32,6 +32,17 @@
 // default. remote and source come only from the `on` section naming this
 // host. Each resource must have such a section, with remote and local.
 //
+// # The nbd keyword
+//
+// One word is ours: `nbd ADDR`, in a resource or in a resource's `on`
+// section, says where hastd serves the resource's NBD export while it is
+// primary: a unix socket (a path, uds://PATH or unix://PATH) or a TCP
+// address (tcp://HOST:PORT, default port 10809). The `on` section naming
+// this host wins over the resource; the default is the unix socket
+// /var/run/hast/<provider>.nbd. Like the cluster words, nbd is a keyword
+// only where an entry of those sections starts, so a resource or node may
+// still be called nbd.
+//
 // # The cluster section
 //
 //	cluster {

@@ -115,6 +115,11 @@ func (p *fileParser) resource(kw token) {
 			r.level.local = p.localValue()
 		case tokOn:
 			r.Nodes = append(r.Nodes, p.resourceNode(r.Name))
+		case tokStr:
+			if t.text != nbdKeyword {
+				p.unexpected(t, sec)
+			}
+			r.level.nbd.put(p.nbdValue())
 		default:
 			p.unexpected(t, sec)
 		}
@@ -152,6 +157,11 @@ func (p *fileParser) resourceNode(res string) *ResourceNode {
 			n.Source, n.SourceAddr = v.text, p.address(v, "source", 0)
 		case tokMetaflush:
 			n.MetaFlush, n.MetaFlushSet = p.boolean("metaflush"), true
+		case tokStr:
+			if t.text != nbdKeyword {
+				p.unexpected(t, sec)
+			}
+			n.NBD = p.nbdValue()
 		default:
 			p.unexpected(t, sec)
 		}
@@ -170,6 +180,20 @@ func (p *fileParser) listenValue() Addr {
 	v := p.word("a listen address")
 	p.limit(v, maxAddr, "listen argument is too long")
 	return p.address(v, "listen", DefaultPort)
+}
+
+// nbdKeyword sets a resource's NBD export address. Like the cluster
+// section's words it is a keyword only where it can appear, at the start of
+// an entry of a resource or of a resource's node section, so it remains
+// usable as a name.
+const nbdKeyword = "nbd"
+
+// nbdValue parses the argument of `nbd`: a unix socket (a path, uds:// or
+// unix://) or a TCP address (default port DefaultNBDPort).
+func (p *fileParser) nbdValue() Addr {
+	v := p.word("an NBD address")
+	p.limit(v, maxAddr, "nbd argument is too long")
+	return p.address(v, "nbd", DefaultNBDPort)
 }
 
 // pidfileValue parses the argument of `pidfile`.

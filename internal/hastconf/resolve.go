@@ -140,11 +140,12 @@ type nodeView struct {
 	remoteNone             bool
 	remoteAddr, sourceAddr Addr
 	metaFlush              opt[bool]
+	nbd                    opt[Addr]
 }
 
 // view resolves r for the node whose names match accepts: the matching `on`
 // sections in file order (a later one overrides an earlier one), then the
-// resource-level name, local and metaflush, then the resource name as
+// resource-level name, local, metaflush and nbd, then the resource name as
 // provider.
 func (r *Resource) view(match func(string) bool) nodeView {
 	var v nodeView
@@ -168,6 +169,9 @@ func (r *Resource) view(match func(string) bool) nodeView {
 		if n.MetaFlushSet {
 			v.metaFlush.put(n.MetaFlush)
 		}
+		if n.NBD.Network != "" {
+			v.nbd.put(n.NBD)
+		}
 	}
 	if v.provider == "" {
 		v.provider = r.level.provider
@@ -181,14 +185,19 @@ func (r *Resource) view(match func(string) bool) nodeView {
 	if !v.metaFlush.set {
 		v.metaFlush = r.level.metaFlush
 	}
+	if !v.nbd.set {
+		v.nbd = r.level.nbd
+	}
 	return v
 }
 
 // useView stores v in r's node-specific fields, metaflush falling back to
-// the global setting and then to on.
+// the global setting and then to on, the NBD address to a unix socket named
+// after the provider.
 func (r *Resource) useView(v nodeView, globalMetaFlush opt[bool]) {
 	r.Provider, r.Local = v.provider, v.local
 	r.Remote, r.RemoteNone, r.RemoteAddr = v.remote, v.remoteNone, v.remoteAddr
 	r.Source, r.SourceAddr = v.source, v.sourceAddr
 	r.MetaFlush = v.metaFlush.or(globalMetaFlush.or(true))
+	r.NBD = v.nbd.or(Addr{Network: "unix", Address: DefaultNBDDir + "/" + v.provider + ".nbd"})
 }
