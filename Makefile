@@ -1,7 +1,7 @@
 # hast: highly available block storage.
 GO       ?= go
 FUZZTIME ?= 60s
-BINARIES := hastd hastctl hast-witness
+BINARIES := hastd hastctl
 
 .PHONY: all build test check fuzz bench clean
 

@@ -61,3 +61,18 @@ func (d *Disk) flush(fd uintptr) error {
 	}
 	return unix.Fdatasync(int(fd))
 }
+
+// writeDurable writes p at off with RWF_DSYNC, looping over short writes.
+func (d *Disk) writeDurable(fd uintptr, p []byte, off int64) error {
+	for len(p) > 0 {
+		n, err := unix.Pwritev2(int(fd), [][]byte{p}, off, unix.RWF_DSYNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	return nil
+}

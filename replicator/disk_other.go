@@ -31,3 +31,18 @@ func (d *Disk) trim(uintptr, int64, int64) error {
 func (d *Disk) flush(fd uintptr) error {
 	return unix.Fsync(int(fd))
 }
+
+// writeDurable writes p at off, then fsyncs.
+func (d *Disk) writeDurable(fd uintptr, p []byte, off int64) error {
+	for len(p) > 0 {
+		n, err := unix.Pwrite(int(fd), p, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	return unix.Fsync(int(fd))
+}

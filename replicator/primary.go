@@ -38,12 +38,15 @@ type Primary struct {
 	sector   int
 
 	// mu guards the metadata, the activemap and the counters' state.
-	mu     sync.Mutex
-	md     Metadata
-	am     *ActiveMap
-	bumped bool // localcnt was raised for the current outage
-	peerC  Counters
-	src    wire.SyncSource
+	mu         sync.Mutex
+	md         Metadata
+	am         *ActiveMap
+	mapVersion uint64   // bumped on every change of the activemap image
+	extVersion []uint64 // per extent: the image version that marked it
+	mapw       mapWriter
+	bumped     bool // localcnt was raised for the current outage
+	peerC      Counters
+	src        wire.SyncSource
 
 	ranges rangeLock
 	peer   atomic.Pointer[peer]
@@ -88,6 +91,8 @@ func NewPrimary(cfg Config) (*Primary, error) {
 		kick: make(chan struct{}, 1),
 		ev:   newEvents(cfg.OnEvent),
 	}
+	p.mapw.cond.L = &p.mapw.mu
+	p.extVersion = make([]uint64, am.Extents())
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.stop = p.ctx.Done()
 	p.md.Resource = cfg.Name
@@ -356,20 +361,39 @@ func waitOps(ops []*remoteOp, stage func(*remoteOp) <-chan struct{}) error {
 // the resource its unique id.
 func (p *Primary) writeStart(off, length int64) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.md.ResUID == 0 {
 		p.md.ResUID = newResUID()
 		p.md.LocalCnt = 1
 		if err := WriteMetadata(p.disk, &p.md); err != nil {
 			p.md.ResUID, p.md.LocalCnt = 0, 0
+			p.mu.Unlock()
 			return fmt.Errorf("resource %s: %w", p.cfg.Name, err)
 		}
 	}
+	// The write may go out once an image marking its extents is on disk:
+	// a new one if this write changed the image, else the one that marked
+	// them, which another writer may still be writing.
+	first, last := p.am.ExtentOf(off), p.am.ExtentOf(off+length-1)
+	var v uint64
 	if p.am.WriteStart(off, length) {
-		if err := p.flushMapLocked(); err != nil {
-			p.am.WriteComplete(off, length)
-			return err
+		v = p.markMap()
+		for ext := first; ext <= last; ext++ {
+			p.extVersion[ext] = v
 		}
+	} else {
+		for ext := first; ext <= last; ext++ {
+			v = max(v, p.extVersion[ext])
+		}
+	}
+	p.mu.Unlock()
+	if v == 0 {
+		return nil
+	}
+	if err := p.syncMap(v); err != nil {
+		p.mu.Lock()
+		p.am.WriteComplete(off, length)
+		p.mu.Unlock()
+		return err
 	}
 	return nil
 }
@@ -380,42 +404,37 @@ func (p *Primary) writeStart(off, length int64) error {
 // acknowledged; the first such write of an outage raises localcnt.
 func (p *Primary) writeComplete(off, length int64, lerr, rerr error) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	var err error
+	var v uint64
 	if lerr != nil || rerr != nil {
 		if rerr != nil && !errors.Is(rerr, ErrNotConnected) {
 			p.log.Warn("write failed on the secondary", "offset", off, "length", length, "err", rerr)
 		}
 		if p.am.NeedSync(off, length) {
-			err = p.flushMapLocked()
+			v = p.markMap()
 		}
 		if rerr != nil && !p.bumped {
 			p.bumped = true
 			p.md.LocalCnt++
-			err = errors.Join(err, WriteMetadata(p.disk, &p.md))
+			err = WriteMetadata(p.disk, &p.md)
 			p.log.Debug("raised localcnt for writes the secondary lacks", "localcnt", p.md.LocalCnt)
 		}
 	}
 	if p.am.WriteComplete(off, length) {
-		// Optional: only saves synchronization after a crash.
-		if ferr := p.flushMapLocked(); ferr != nil {
-			p.log.Warn("update activemap", "err", ferr)
-		}
+		// Cleaned extents reach the disk with the next map write: an
+		// extent still marked there is only synchronized needlessly
+		// after a crash.
+		p.markMap()
+	}
+	p.mu.Unlock()
+	if v != 0 {
+		err = errors.Join(err, p.syncMap(v))
 	}
 	if lerr != nil {
 		return lerr
 	}
 	if err != nil {
 		return fmt.Errorf("resource %s: record unreplicated write at %d+%d: %w", p.cfg.Name, off, length, err)
-	}
-	return nil
-}
-
-// flushMapLocked writes the activemap image. p.mu must be held.
-func (p *Primary) flushMapLocked() error {
-	p.stats.activemapUpdates.Add(1)
-	if err := FlushActiveMap(p.disk, p.am, p.cfg.MetaFlush); err != nil {
-		return fmt.Errorf("resource %s: %w", p.cfg.Name, err)
 	}
 	return nil
 }

@@ -170,6 +170,16 @@ func (p *Primary) hello() (*wire.Hello, error) {
 // synchronization and its dirty extents, merged into the activemap and put
 // on disk before synchronization starts.
 func (p *Primary) adopt(w *wire.Welcome) error {
+	v, err := p.adoptLocked(w)
+	if err != nil || v == 0 {
+		return err
+	}
+	return p.syncMap(v)
+}
+
+// adoptLocked is adopt's bookkeeping under p.mu; it returns the version of
+// the activemap image to put on disk, or 0.
+func (p *Primary) adoptLocked(w *wire.Welcome) (uint64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.peerC = Counters{Local: w.LocalCnt, Remote: w.RemoteCnt}
@@ -178,19 +188,17 @@ func (p *Primary) adopt(w *wire.Welcome) error {
 		// A fresh secondary: only this node has the data.
 		p.md.LocalCnt = 1
 		if err := WriteMetadata(p.disk, &p.md); err != nil {
-			return fmt.Errorf("resource %s: %w", p.cfg.Name, err)
+			return 0, fmt.Errorf("resource %s: %w", p.cfg.Name, err)
 		}
 	}
 	if len(w.Bitmap) > 0 {
 		changed, err := p.am.Merge(w.Bitmap)
 		if err != nil {
-			return fmt.Errorf("resource %s: merge the secondary's activemap: %w", p.cfg.Name, err)
+			return 0, fmt.Errorf("resource %s: merge the secondary's activemap: %w", p.cfg.Name, err)
 		}
 		if changed {
-			if err := p.flushMapLocked(); err != nil {
-				return err
-			}
+			return p.markMap(), nil
 		}
 	}
-	return nil
+	return 0, nil
 }

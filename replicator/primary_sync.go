@@ -222,11 +222,15 @@ func (p *Primary) syncExtent(pr *peer, ext int, buf []byte, limiter *rateLimiter
 		p.sync.done.Add(uint64(len(chunk)))
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	var v uint64
 	if p.am.SyncComplete(ext) {
-		return p.flushMapLocked()
+		v = p.markMap()
 	}
-	return nil
+	p.mu.Unlock()
+	if v == 0 {
+		return nil
+	}
+	return p.syncMap(v)
 }
 
 // copyChunk copies the chunk at off from the source node to the other.

@@ -68,11 +68,13 @@ func NewServer(h Handler, log *slog.Logger) *Server {
 	return &Server{handler: h, log: log, conns: make(map[net.Conn]struct{})}
 }
 
-// Serve accepts connections on ln until Close, then returns nil.
+// Serve accepts connections on ln until Close, then returns nil. Serve
+// closes ln; called after Close, it closes ln at once.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		ln.Close()
 		return nil
 	}
 	s.ln = ln

@@ -96,3 +96,19 @@ func TestDoNoDaemon(t *testing.T) {
 		t.Fatalf("Do without daemon: %v", err)
 	}
 }
+
+func TestServeAfterClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl")
+	ln, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(func(context.Context, *Request) *Response { return &Response{} }, nil)
+	srv.Close()
+	if err := srv.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket file left behind after Serve on a closed server: %v", err)
+	}
+}

@@ -1,0 +1,158 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/hastio/hast/ggate"
+	"github.com/hastio/hast/internal/control"
+	"github.com/hastio/hast/replicator"
+)
+
+// handleControl answers one hastctl request. Resources are handled one
+// after the other, in the order named (or the configuration's order for
+// "all"), each by its owner goroutine.
+func (d *Daemon) handleControl(_ context.Context, req *control.Request) *control.Response {
+	var role replicator.Role
+	switch req.Command {
+	case control.CommandRole:
+		var err error
+		if role, err = replicator.ParseRole(req.Role); err != nil {
+			return &control.Response{Error: fmt.Sprintf("role request: %v", err)}
+		}
+	case control.CommandStatus:
+	default:
+		return &control.Response{Error: fmt.Sprintf("unknown command %q", req.Command)}
+	}
+	set := d.resources.Load()
+	names := req.Resources
+	if req.All() {
+		names = set.names()
+	}
+	resp := &control.Response{Resources: make([]control.ResourceStatus, 0, len(names))}
+	for _, name := range names {
+		st, ok := control.ResourceStatus{}, false
+		if r := set.byName[name]; r != nil {
+			if req.Command == control.CommandRole {
+				st, ok = roleStatus(r, role)
+			} else {
+				st, ok = r.status()
+			}
+		}
+		if !ok {
+			st = control.ResourceStatus{Name: name, Error: control.ErrNoEntry, Message: ErrUnknownResource.Error()}
+		}
+		resp.Resources = append(resp.Resources, st)
+	}
+	return resp
+}
+
+// roleStatus changes r's role and reports the outcome; ok is false if the
+// resource is gone.
+func roleStatus(r *resource, role replicator.Role) (control.ResourceStatus, bool) {
+	res, ok := r.setRole(role)
+	if !ok {
+		return control.ResourceStatus{}, false
+	}
+	st := control.ResourceStatus{Name: r.name, Role: res.current.String(), PreviousRole: res.previous.String()}
+	if res.err != nil {
+		st.Error, st.Message = errorCode(res.err), res.err.Error()
+	}
+	return st, true
+}
+
+// errorCode turns a failure to take a role into the errno hastctl exits
+// with.
+func errorCode(err error) int {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, replicator.ErrProviderBusy):
+		return int(syscall.EBUSY)
+	case errors.Is(err, ggate.ErrSocketInUse):
+		return int(syscall.EADDRINUSE)
+	case errors.As(err, &errno):
+		return int(errno)
+	case errors.Is(err, fs.ErrNotExist):
+		return int(syscall.ENOENT)
+	case errors.Is(err, fs.ErrPermission):
+		return int(syscall.EACCES)
+	case errors.Is(err, replicator.ErrBadMetadata), errors.Is(err, replicator.ErrNotProvider):
+		return int(syscall.EINVAL)
+	}
+	return int(syscall.EIO)
+}
+
+// report describes the resource as hastctl list and status show it. The
+// status word is HAST's: complete when connected to the peer, degraded
+// for a primary that is not, none when there is no worker (init, and a
+// secondary waiting for its primary).
+func (r *resource) report() control.ResourceStatus {
+	c := r.cfg
+	st := control.ResourceStatus{
+		Name:        c.Name,
+		Role:        r.role.String(),
+		Provider:    c.Provider,
+		LocalPath:   c.Local,
+		RemoteAddr:  c.Remote,
+		SourceAddr:  c.Source,
+		Replication: c.Replication.String(),
+		Checksum:    c.Checksum.String(),
+		Compression: c.Compression.String(),
+	}
+	es, ok := replicator.Status{}, false
+	if r.w != nil {
+		es, ok = r.w.status()
+		st.Export = r.w.export
+	}
+	if !ok {
+		st.ExtentSize, st.KeepDirty = providerGeometry(c.Local)
+		return st
+	}
+	switch {
+	case es.Connected:
+		st.Status = "complete"
+	case r.role == replicator.RolePrimary:
+		st.Status = "degraded"
+	}
+	if st.Status != "" {
+		st.WorkerPID = os.Getpid()
+	}
+	st.Dirty, st.ExtentSize, st.KeepDirty = es.Dirty, es.ExtentSize, es.KeepDirty
+	st.Stats = control.Stats{
+		Reads: es.Stats.Reads, Writes: es.Stats.Writes, Deletes: es.Stats.Deletes, Flushes: es.Stats.Flushes,
+		ActivemapUpdates: es.Stats.ActivemapUpdates,
+		ReadErrors:       es.Stats.ReadErrors, WriteErrors: es.Stats.WriteErrors,
+		DeleteErrors: es.Stats.DeleteErrors, FlushErrors: es.Stats.FlushErrors,
+	}
+	st.Queues.Recv = uint64(es.Pending)
+	st.LocalState, st.PeerState = es.LocalState, es.PeerState
+	if s := es.Sync; s != nil {
+		st.Sync = &control.SyncProgress{
+			BytesLeft: s.BytesLeft, BytesDone: s.BytesDone, Rate: s.Rate,
+			ETASeconds: uint64((s.ETA + time.Second - 1) / time.Second),
+			Source:     s.Source.String(),
+		}
+	}
+	return st
+}
+
+// providerGeometry reads the extent size and keepdirty from the metadata
+// of the provider at path, without locking it; zeros when unreadable, as
+// HAST shows a resource without a worker.
+func providerGeometry(path string) (extentSize, keepDirty uint32) {
+	disk, err := replicator.OpenDisk(path, replicator.DiskOptions{ReadOnly: true})
+	if err != nil {
+		return 0, 0
+	}
+	defer disk.Close()
+	md, err := replicator.ReadMetadata(disk)
+	if err != nil {
+		return 0, 0
+	}
+	return md.ExtentSize, md.KeepDirty
+}

@@ -1,0 +1,158 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hastio/hast/ggate"
+	"github.com/hastio/hast/internal/hastconf"
+	"github.com/hastio/hast/replicator"
+	"github.com/hastio/hast/replicator/wire"
+)
+
+// HandshakeTimeout bounds reading the first frame of an incoming
+// replication connection, HAST's fixed 20 s on the accepting side.
+const HandshakeTimeout = 20 * time.Second
+
+// listenReplication listens on a replication address: TCP, or a unix
+// socket (a stale one is replaced).
+func listenReplication(a hastconf.Addr) (net.Listener, error) {
+	var (
+		ln  net.Listener
+		err error
+	)
+	if a.Network == "unix" {
+		ln, err = ggate.ListenUnix(a.Address)
+	} else {
+		ln, err = net.Listen(a.Network, a.Address)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w on %s: %w", ErrListen, a, err)
+	}
+	return ln, nil
+}
+
+// acceptLoop accepts replication connections on ln until it is closed and
+// routes each on its own goroutine.
+func (d *Daemon) acceptLoop(ln net.Listener) {
+	defer d.wg.Done()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			d.log.Warn("accept failed, retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !d.trackConn(c) {
+			c.Close()
+			return
+		}
+		d.wg.Add(1)
+		go d.route(c)
+	}
+}
+
+// trackConn records a connection still in its handshake, which shutdown
+// closes; false if the daemon is shutting down.
+func (d *Daemon) trackConn(c net.Conn) bool {
+	d.connMu.Lock()
+	defer d.connMu.Unlock()
+	if d.connsClosed {
+		return false
+	}
+	d.conns[c] = struct{}{}
+	return true
+}
+
+// untrackConn forgets a connection that is closed or handed to a resource.
+func (d *Daemon) untrackConn(c net.Conn) {
+	d.connMu.Lock()
+	delete(d.conns, c)
+	d.connMu.Unlock()
+}
+
+// closeConns closes the connections still in their handshake and refuses
+// new ones.
+func (d *Daemon) closeConns() {
+	d.connMu.Lock()
+	d.connsClosed = true
+	for c := range d.conns {
+		c.Close()
+	}
+	d.connMu.Unlock()
+}
+
+// route reads the Hello of an incoming connection and hands the connection
+// to the resource it names if that resource admits it, HAST's checks in
+// order: the resource exists, the peer is its remote node, the resource is
+// secondary here. Otherwise the primary gets a refusing Welcome saying why.
+func (d *Daemon) route(c net.Conn) {
+	defer d.wg.Done()
+	peer := c.RemoteAddr().String()
+	log := d.log.With("peer", peer)
+	hello, dec, err := replicator.ReadHello(c, HandshakeTimeout)
+	if err != nil {
+		log.Warn("incoming connection failed before its hello", "err", err)
+		d.untrackConn(c)
+		c.Close()
+		return
+	}
+	log = log.With("resource", hello.Resource, "node", hello.Node)
+	refuse := func(err error) {
+		d.untrackConn(c)
+		if err != nil {
+			log.Warn("cannot refuse connection", "err", err)
+		}
+	}
+	r := d.resources.Load().byName[hello.Resource]
+	a, ok := admission{}, false
+	if r != nil {
+		a, ok = r.admit()
+	}
+	if !ok {
+		log.Error("Resource not configured.")
+		refuse(replicator.Refuse(c, wire.WelcomeUnknownResource, "Resource %s not configured.", hello.Resource))
+		return
+	}
+	allowed, err := peerAllowed(context.Background(), a.cfg, c.RemoteAddr())
+	if !allowed {
+		if a.release != nil {
+			a.release()
+		}
+		log.Error(fmt.Sprintf("Client %s isn't known.", peerIP(c.RemoteAddr())), "remote", a.cfg.Remote, "err", err)
+		refuse(replicator.Refuse(c, wire.WelcomeAccessDenied, "No access to the resource %s.", hello.Resource))
+		return
+	}
+	if a.secondary == nil {
+		msg := fmt.Sprintf("Remote node acts as %s for the resource and not as secondary.", a.role)
+		log.Warn("refusing connection", "reason", msg)
+		if a.role == replicator.RolePrimary {
+			refuse(replicator.RefuseWait(c, "%s", msg))
+		} else {
+			refuse(replicator.Refuse(c, wire.WelcomeRoleMismatch, "%s", msg))
+		}
+		return
+	}
+	d.untrackConn(c)
+	log.Debug("connection handed to the secondary")
+	err = a.secondary.Serve(c, dec, hello)
+	a.release()
+	log.Debug("connection from the primary ended", "err", err)
+}
+
+// peerIP returns the IP address of a TCP peer, else the address as is.
+func peerIP(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String()
+	}
+	return a.String()
+}

@@ -1,0 +1,245 @@
+package daemon
+
+import (
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/hastio/hast/internal/control"
+	"github.com/hastio/hast/internal/hastconf"
+	"github.com/hastio/hast/replicator"
+)
+
+// resource runs one configured resource. Its state (configuration, role,
+// worker) belongs to one owner goroutine; everything else talks to it
+// through requests on reqs, answered on a per-request channel. A request
+// made after the owner has exited fails instead of blocking.
+type resource struct {
+	name     string
+	d        *Daemon
+	log      *slog.Logger
+	reqs     chan any
+	done     chan struct{} // closed when the owner goroutine exits
+	execPath atomic.Pointer[string]
+
+	// Owned by the goroutine running run.
+	cfg  *hastconf.Resource
+	node string
+	role replicator.Role
+	w    *worker
+}
+
+// Requests to the owner goroutine.
+type (
+	// roleRequest changes the role.
+	roleRequest struct {
+		role  replicator.Role
+		reply chan roleResult
+	}
+	// statusRequest reports the resource as hastctl list shows it.
+	statusRequest struct {
+		reply chan control.ResourceStatus
+	}
+	// admitRequest asks how to treat an incoming replication connection.
+	admitRequest struct {
+		reply chan admission
+	}
+	// reconfigureRequest applies a reloaded configuration.
+	reconfigureRequest struct {
+		cfg   *hastconf.Resource
+		node  string
+		reply chan struct{}
+	}
+	// stopRequest takes the resource to init and ends the owner.
+	stopRequest struct {
+		roleHook bool // run the role hook, as for a resource removed by a reload
+		reply    chan struct{}
+	}
+)
+
+// roleResult answers a roleRequest.
+type roleResult struct {
+	previous, current replicator.Role
+	err               error
+}
+
+// admission answers an admitRequest: the resource's configuration and
+// role, and for a secondary the engine to serve the connection with and
+// the func to call when Serve returns.
+type admission struct {
+	cfg       *hastconf.Resource
+	role      replicator.Role
+	secondary *replicator.Secondary
+	release   func()
+}
+
+// startResource starts the owner goroutine of cfg, in role init.
+func startResource(d *Daemon, cfg *hastconf.Resource, node string) *resource {
+	r := &resource{
+		name: cfg.Name, d: d, log: d.log.With("resource", cfg.Name),
+		reqs: make(chan any), done: make(chan struct{}),
+		cfg: cfg, node: node, role: replicator.RoleInit,
+	}
+	r.setExec(cfg.Exec)
+	go r.run()
+	return r
+}
+
+// setExec records the hook program engine events run.
+func (r *resource) setExec(path string) { r.execPath.Store(&path) }
+
+// exec returns the hook program.
+func (r *resource) exec() string { return *r.execPath.Load() }
+
+// send hands req to the owner; false if the owner has exited.
+func (r *resource) send(req any) bool {
+	select {
+	case r.reqs <- req:
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+// setRole changes the role; ok is false if the resource is gone.
+func (r *resource) setRole(role replicator.Role) (res roleResult, ok bool) {
+	req := roleRequest{role: role, reply: make(chan roleResult, 1)}
+	if !r.send(req) {
+		return roleResult{}, false
+	}
+	return <-req.reply, true
+}
+
+// status reports the resource; ok is false if the resource is gone.
+func (r *resource) status() (st control.ResourceStatus, ok bool) {
+	req := statusRequest{reply: make(chan control.ResourceStatus, 1)}
+	if !r.send(req) {
+		return control.ResourceStatus{}, false
+	}
+	return <-req.reply, true
+}
+
+// admit asks how to treat an incoming connection; ok is false if the
+// resource is gone.
+func (r *resource) admit() (a admission, ok bool) {
+	req := admitRequest{reply: make(chan admission, 1)}
+	if !r.send(req) {
+		return admission{}, false
+	}
+	return <-req.reply, true
+}
+
+// reconfigure applies a reloaded configuration and waits for it.
+func (r *resource) reconfigure(cfg *hastconf.Resource, node string) {
+	req := reconfigureRequest{cfg: cfg, node: node, reply: make(chan struct{})}
+	if r.send(req) {
+		<-req.reply
+	}
+}
+
+// stop takes the resource to init, running the role hook if roleHook, and
+// waits for the owner to exit.
+func (r *resource) stop(roleHook bool) {
+	req := stopRequest{roleHook: roleHook, reply: make(chan struct{})}
+	if r.send(req) {
+		<-req.reply
+	}
+	<-r.done
+}
+
+// run is the owner goroutine.
+func (r *resource) run() {
+	defer close(r.done)
+	for req := range r.reqs {
+		switch req := req.(type) {
+		case roleRequest:
+			req.reply <- r.changeRole(req.role)
+		case statusRequest:
+			req.reply <- r.report()
+		case admitRequest:
+			req.reply <- r.admission()
+		case reconfigureRequest:
+			r.applyConfig(req.cfg, req.node)
+			close(req.reply)
+		case stopRequest:
+			old := r.role
+			r.stopWorker()
+			if req.roleHook && old != replicator.RoleInit {
+				r.d.hooks.enqueue(r.exec(), "role", r.name, old.String(), replicator.RoleInit.String())
+			}
+			close(req.reply)
+			return
+		}
+	}
+}
+
+// changeRole tears the current worker down and starts the new role's, then
+// queues the role hook. Asking for the current role does nothing. If the
+// new role cannot start, the resource is left in init and the error
+// returned.
+func (r *resource) changeRole(role replicator.Role) roleResult {
+	old := r.role
+	if role == old {
+		return roleResult{previous: old, current: old}
+	}
+	r.log.Info("role change", "from", old, "to", role)
+	r.stopWorker()
+	var err error
+	if role != replicator.RoleInit {
+		err = r.startWorker(role)
+	}
+	if err != nil {
+		r.log.Error("cannot start role, resource left in init", "role", role, "err", err)
+	}
+	if r.role != old {
+		r.d.hooks.enqueue(r.exec(), "role", r.name, old.String(), r.role.String())
+	}
+	if r.w != nil {
+		r.w.openGate(true)
+	}
+	return roleResult{previous: old, current: r.role, err: err}
+}
+
+// startWorker starts a worker for role with the current configuration and
+// records the role; on failure the role is init.
+func (r *resource) startWorker(role replicator.Role) error {
+	w, err := startWorker(role, r.spec())
+	if err != nil {
+		r.role = replicator.RoleInit
+		return err
+	}
+	r.w, r.role = w, role
+	return nil
+}
+
+// spec describes the current configuration to a worker.
+func (r *resource) spec() workerSpec {
+	return workerSpec{res: r.cfg, node: r.node, log: r.log, emit: r.emit}
+}
+
+// emit runs the exec hook for an engine event.
+func (r *resource) emit(ev replicator.Event) {
+	r.log.Info("event", "event", string(ev))
+	r.d.hooks.enqueue(r.exec(), string(ev), r.name)
+}
+
+// stopWorker tears the worker down, leaving the resource in init.
+func (r *resource) stopWorker() {
+	if r.w == nil {
+		r.role = replicator.RoleInit
+		return
+	}
+	if err := r.w.stop(r.d.stopTimeout); err != nil {
+		r.log.Error("errors while stopping the role", "role", r.role, "err", err)
+	}
+	r.w, r.role = nil, replicator.RoleInit
+}
+
+// admission answers an incoming connection: for a secondary, the engine
+// with the connection registered so that stopping waits for it.
+func (r *resource) admission() admission {
+	a := admission{cfg: r.cfg, role: r.role}
+	if r.w != nil && r.w.sec != nil {
+		a.secondary, a.release = r.w.sec, r.w.admit()
+	}
+	return a
+}
