@@ -24,6 +24,7 @@ on hastb {
 }
 resource shared {
 	replication fullsync
+	frontend nbd
 	on hasta {
 		local %[1]s/hasta.img
 		remote 127.0.0.12

@@ -10,7 +10,9 @@ import (
 // runRole implements "hastctl role init|primary|secondary all|name ...".
 func runRole(args []string, stdout, stderr io.Writer) int {
 	var o options
+	var force bool
 	fs := newFlagSet("role", &o, stderr)
+	fs.BoolVar(&force, "f", false, "leave the primary role even while /dev/hast/NAME is mounted (the filesystem then gets I/O errors)")
 	if status := o.parse(fs, args, stderr); status != 0 {
 		return status
 	}
@@ -30,7 +32,7 @@ func runRole(args []string, stdout, stderr io.Writer) int {
 	if status != 0 {
 		return status
 	}
-	resp, status := ask(cfg, &control.Request{Command: control.CommandRole, Role: role, Resources: fs.Args()[1:]}, stderr)
+	resp, status := ask(cfg, &control.Request{Command: control.CommandRole, Role: role, Resources: fs.Args()[1:], Force: force}, stderr)
 	if status != 0 {
 		return status
 	}

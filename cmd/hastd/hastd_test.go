@@ -93,6 +93,7 @@ const pairConf = `timeout 5
 on hasta { control {dir}/a.ctl pidfile {dir}/a.pid listen tcp4://127.0.0.11:{port} }
 on hastb { control {dir}/b.ctl pidfile {dir}/b.pid listen tcp4://127.0.0.12:{port} }
 resource r0 {
+	frontend nbd
 	on hasta { local {dir}/a.img remote tcp4://127.0.0.12:{port} source 127.0.0.11 nbd {dir}/a.nbd }
 	on hastb { local {dir}/b.img remote tcp4://127.0.0.11:{port} source 127.0.0.12 nbd {dir}/b.nbd }
 }

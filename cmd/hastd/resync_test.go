@@ -60,6 +60,10 @@ func TestResyncAfterSecondaryKill(t *testing.T) {
 		t.Fatalf("nbdcopy: %v\n%s", err, out)
 	}
 
+	// memsync (the default) acknowledges before the secondary's disk has
+	// the data: wait until every write is done on both nodes, so that only
+	// what follows the kill is dirty.
+	p.waitComplete()
 	// kill -9 the secondary, then write 64 MiB to four 16 MiB regions
 	// aligned on extents: 32 dirty extents of 2 MiB.
 	b.cmd.Process.Kill()

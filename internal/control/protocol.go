@@ -24,6 +24,8 @@ type Request struct {
 	// Resources names the resources; empty or the single name "all"
 	// means every configured resource.
 	Resources []string `json:"resources,omitempty"`
+	// Force lets a role change remove a mounted /dev/hast/NAME.
+	Force bool `json:"force,omitempty"`
 }
 
 // All reports whether the request addresses every configured resource.

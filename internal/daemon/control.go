@@ -39,7 +39,7 @@ func (d *Daemon) handleControl(_ context.Context, req *control.Request) *control
 		st, ok := control.ResourceStatus{}, false
 		if r := set.byName[name]; r != nil {
 			if req.Command == control.CommandRole {
-				st, ok = roleStatus(r, role)
+				st, ok = roleStatus(r, role, req.Force)
 			} else {
 				st, ok = r.status()
 			}
@@ -54,8 +54,8 @@ func (d *Daemon) handleControl(_ context.Context, req *control.Request) *control
 
 // roleStatus changes r's role and reports the outcome; ok is false if the
 // resource is gone.
-func roleStatus(r *resource, role replicator.Role) (control.ResourceStatus, bool) {
-	res, ok := r.setRole(role)
+func roleStatus(r *resource, role replicator.Role, force bool) (control.ResourceStatus, bool) {
+	res, ok := r.setRole(role, force)
 	if !ok {
 		return control.ResourceStatus{}, false
 	}
@@ -71,7 +71,7 @@ func roleStatus(r *resource, role replicator.Role) (control.ResourceStatus, bool
 func errorCode(err error) int {
 	var errno syscall.Errno
 	switch {
-	case errors.Is(err, replicator.ErrProviderBusy):
+	case errors.Is(err, replicator.ErrProviderBusy), errors.Is(err, ggate.ErrDeviceBusy):
 		return int(syscall.EBUSY)
 	case errors.Is(err, ggate.ErrSocketInUse):
 		return int(syscall.EADDRINUSE)
@@ -107,7 +107,7 @@ func (r *resource) report() control.ResourceStatus {
 	es, ok := replicator.Status{}, false
 	if r.w != nil {
 		es, ok = r.w.status()
-		st.Export = r.w.export
+		st.Export, st.Device = r.w.export, r.w.device()
 	}
 	if !ok {
 		st.ExtentSize, st.KeepDirty = providerGeometry(c.Local)

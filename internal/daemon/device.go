@@ -88,6 +88,17 @@ func (d *liveDevice) Trim(off, length int64) error {
 	return p.Trim(off, length)
 }
 
+// WriteZeroes zeroes through the engine, so a hole punched in the FUSE
+// frontend's file reads as zeros on both nodes.
+func (d *liveDevice) WriteZeroes(off, length int64, noHole bool) error {
+	p, err := d.engine()
+	if err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	return p.WriteZeroes(off, length, noHole)
+}
+
 // Size returns the data size, which no restart changes: the provider and
 // its metadata stay the same.
 func (d *liveDevice) Size() int64 { return d.size }

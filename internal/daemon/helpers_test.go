@@ -28,16 +28,20 @@ const (
 )
 
 // baseConf is a two-node configuration on 127.0.0.11 (hasta) and
-// 127.0.0.12 (hastb). r0 replicates between them, r1 has no remote.
+// 127.0.0.12 (hastb). r0 replicates between them, r1 has no remote. Both
+// serve the NBD socket only: /dev/hast/NAME is machine-wide, and tests of
+// other packages may run at the same time.
 const baseConf = `timeout 5
 exec {dir}/hook-{node}.sh
 on hasta { control {dir}/a.ctl pidfile {dir}/a.pid listen tcp4://127.0.0.11:{port} }
 on hastb { control {dir}/b.ctl pidfile {dir}/b.pid listen tcp4://127.0.0.12:{port} }
 resource r0 {
+	frontend nbd
 	on hasta { local {dir}/a-r0.img remote tcp4://127.0.0.12:{port} source 127.0.0.11 nbd {dir}/a-r0.nbd }
 	on hastb { local {dir}/b-r0.img remote tcp4://127.0.0.11:{port} source 127.0.0.12 nbd {dir}/b-r0.nbd }
 }
 resource r1 {
+	frontend nbd
 	on hasta { local {dir}/a-r1.img remote none nbd {dir}/a-r1.nbd }
 	on hastb { local {dir}/b-r1.img remote none nbd {dir}/b-r1.nbd }
 }

@@ -33,6 +33,7 @@ type (
 	// roleRequest changes the role.
 	roleRequest struct {
 		role  replicator.Role
+		force bool // tear down a mounted /dev/hast/NAME
 		reply chan roleResult
 	}
 	// statusRequest reports the resource as hastctl list shows it.
@@ -100,9 +101,10 @@ func (r *resource) send(req any) bool {
 	}
 }
 
-// setRole changes the role; ok is false if the resource is gone.
-func (r *resource) setRole(role replicator.Role) (res roleResult, ok bool) {
-	req := roleRequest{role: role, reply: make(chan roleResult, 1)}
+// setRole changes the role; ok is false if the resource is gone. Leaving
+// the primary role while /dev/hast/NAME is mounted fails unless force.
+func (r *resource) setRole(role replicator.Role, force bool) (res roleResult, ok bool) {
+	req := roleRequest{role: role, force: force, reply: make(chan roleResult, 1)}
 	if !r.send(req) {
 		return roleResult{}, false
 	}
@@ -152,7 +154,7 @@ func (r *resource) run() {
 	for req := range r.reqs {
 		switch req := req.(type) {
 		case roleRequest:
-			req.reply <- r.changeRole(req.role)
+			req.reply <- r.changeRole(req.role, req.force)
 		case statusRequest:
 			req.reply <- r.report()
 		case admitRequest:
@@ -173,13 +175,20 @@ func (r *resource) run() {
 }
 
 // changeRole tears the current worker down and starts the new role's, then
-// queues the role hook. Asking for the current role does nothing. If the
-// new role cannot start, the resource is left in init and the error
+// queues the role hook. Asking for the current role does nothing. A
+// primary whose block device is mounted keeps its role unless force. If
+// the new role cannot start, the resource is left in init and the error
 // returned.
-func (r *resource) changeRole(role replicator.Role) roleResult {
+func (r *resource) changeRole(role replicator.Role, force bool) roleResult {
 	old := r.role
 	if role == old {
 		return roleResult{previous: old, current: old}
+	}
+	if r.w != nil {
+		if err := r.w.detachFrontend(force); err != nil {
+			r.log.Warn("role change refused", "to", role, "err", err)
+			return roleResult{previous: old, current: old, err: err}
+		}
 	}
 	r.log.Info("role change", "from", old, "to", role)
 	r.stopWorker()

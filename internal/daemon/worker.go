@@ -34,8 +34,9 @@ type worker struct {
 	// Primary: the engine behind the NBD export.
 	dev     *liveDevice
 	nbd     *ggate.NBDServer
-	nbdDone chan struct{} // closed when the NBD server's Serve returns
-	export  string        // the export's URI
+	nbdDone chan struct{}   // closed when the NBD server's Serve returns
+	export  string          // the export's URI
+	front   *ggate.Frontend // /dev/hast/<provider>, nil without one
 
 	// Secondary: the engine and the connections it serves.
 	sec     *replicator.Secondary
@@ -77,6 +78,10 @@ func startWorker(role replicator.Role, spec workerSpec) (*worker, error) {
 		}
 		w.dev = newLiveDevice(p)
 		if err := w.serveNBD(res); err != nil {
+			w.stop(0)
+			return nil, fmt.Errorf("resource %s: %w", res.Name, err)
+		}
+		if err := w.attachFrontend(res); err != nil {
 			w.stop(0)
 			return nil, fmt.Errorf("resource %s: %w", res.Name, err)
 		}
@@ -175,6 +180,61 @@ func (w *worker) serveNBD(res *hastconf.Resource) error {
 	return nil
 }
 
+// attachFrontend makes the block device /dev/hast/<provider> with the
+// configured frontend. With "auto" it takes the best one this machine has
+// and, if that fails (say hastd does not run as root), keeps serving the
+// NBD export alone with a warning; a frontend named in hast.conf must work.
+func (w *worker) attachFrontend(res *hastconf.Resource) error {
+	kind := ggate.FrontendKind(res.Frontend)
+	auto := res.Frontend == "auto"
+	if auto {
+		kind = ggate.BestFrontend()
+	}
+	if kind == ggate.FrontendNBD {
+		return nil
+	}
+	cfg := ggate.FrontendConfig{
+		Kind: kind, Name: res.Provider, Device: w.dev, SectorSize: w.disk.SectorSize(), Logger: w.log,
+	}
+	if res.NBD.Network == "unix" {
+		cfg.NBDSocket = res.NBD.Address
+	}
+	f, err := ggate.Attach(cfg)
+	if err != nil {
+		if auto {
+			w.log.Warn("no block device, serving the NBD export only", "frontend", kind, "err", err)
+			return nil
+		}
+		return fmt.Errorf("frontend %s: %w", kind, err)
+	}
+	w.front = f
+	w.log.Info("block device ready", "path", f.Path(), "device", f.Device(), "frontend", kind)
+	return nil
+}
+
+// detachFrontend removes /dev/hast/<provider>. Unless force, it refuses
+// with ggate.ErrDeviceBusy while the device is mounted, and the worker
+// keeps running: a role change must not pull a device from under a
+// filesystem, as HAST does.
+func (w *worker) detachFrontend(force bool) error {
+	if w.front == nil {
+		return nil
+	}
+	if err := w.front.Detach(force); err != nil {
+		return err
+	}
+	w.front = nil
+	return nil
+}
+
+// device describes the block device for hastctl list, empty without one.
+func (w *worker) device() string {
+	if w.front == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s -> %s (%s)", w.front.Path(), w.front.Device(), w.front.Kind())
+}
+
 // listenNBD listens on an NBD address and returns the URI clients use. A
 // unix socket's directory is created, mode 0700, if missing.
 func listenNBD(a hastconf.Addr, export string) (net.Listener, string, error) {
@@ -224,12 +284,18 @@ func (w *worker) admit() func() {
 	return w.serving.Done
 }
 
-// stop tears the worker down in order: the NBD export (clients get timeout
-// to finish their requests), the engine (which writes the activemap and
-// metadata), then the provider, releasing its lock.
+// stop tears the worker down in order: the block device (forced: a caller
+// that must not pull it from under a filesystem detaches it first), the
+// NBD export (clients get timeout to finish their requests), the engine
+// (which writes the activemap and metadata), then the provider, releasing
+// its lock.
 func (w *worker) stop(timeout time.Duration) error {
 	w.openGate(false)
 	var errs []error
+	if w.front != nil {
+		w.log.Warn("removing the block device while it may be in use", "path", w.front.Path())
+		errs = append(errs, w.detachFrontend(true))
+	}
 	if w.nbd != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		if err := w.nbd.Shutdown(ctx); err != nil {

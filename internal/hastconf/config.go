@@ -134,6 +134,10 @@ type Resource struct {
 	// the matching node section's `nbd`, else the resource's, else the
 	// unix socket DefaultNBDDir/<Provider>.nbd.
 	NBD Addr
+	// Frontend is how the primary exposes the resource as a block device
+	// (one of Frontends): the matching node section's `frontend`, else the
+	// resource's, else "auto".
+	Frontend string
 	// Line is the line of the `resource` keyword.
 	Line int
 	// Nodes holds every `on` section of the resource, as written and in
@@ -150,6 +154,7 @@ type resourceLevel struct {
 	provider, local, exec string
 	metaFlush             opt[bool]
 	nbd                   opt[Addr]
+	frontend              string
 	replication           opt[Replication]
 	checksum              opt[Checksum]
 	compression           opt[Compression]
@@ -182,6 +187,8 @@ type ResourceNode struct {
 	MetaFlushSet bool
 	// NBD is the section's `nbd` address; zero when not given.
 	NBD Addr
+	// Frontend is the section's `frontend`; empty when not given.
+	Frontend string
 	// Line is the line of the node name.
 	Line int
 }

@@ -3,6 +3,7 @@ package hastconf
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -116,10 +117,14 @@ func (p *fileParser) resource(kw token) {
 		case tokOn:
 			r.Nodes = append(r.Nodes, p.resourceNode(r.Name))
 		case tokStr:
-			if t.text != nbdKeyword {
+			switch t.text {
+			case nbdKeyword:
+				r.level.nbd.put(p.nbdValue())
+			case frontendKeyword:
+				r.level.frontend = p.frontendValue()
+			default:
 				p.unexpected(t, sec)
 			}
-			r.level.nbd.put(p.nbdValue())
 		default:
 			p.unexpected(t, sec)
 		}
@@ -158,10 +163,14 @@ func (p *fileParser) resourceNode(res string) *ResourceNode {
 		case tokMetaflush:
 			n.MetaFlush, n.MetaFlushSet = p.boolean("metaflush"), true
 		case tokStr:
-			if t.text != nbdKeyword {
+			switch t.text {
+			case nbdKeyword:
+				n.NBD = p.nbdValue()
+			case frontendKeyword:
+				n.Frontend = p.frontendValue()
+			default:
 				p.unexpected(t, sec)
 			}
-			n.NBD = p.nbdValue()
 		default:
 			p.unexpected(t, sec)
 		}
@@ -194,6 +203,26 @@ func (p *fileParser) nbdValue() Addr {
 	v := p.word("an NBD address")
 	p.limit(v, maxAddr, "nbd argument is too long")
 	return p.address(v, "nbd", DefaultNBDPort)
+}
+
+// frontendKeyword chooses how the primary exposes a resource as a block
+// device; a keyword only where nbdKeyword is one.
+const frontendKeyword = "frontend"
+
+// Frontends are the values of `frontend`: auto picks the best this
+// machine has (kernel NBD, else FUSE and a loop device, GEOM Gate on
+// FreeBSD); nbd serves the NBD socket only, with no /dev/hast/NAME.
+var Frontends = []string{"auto", "nbd", "fuse", "kernel-nbd", "geom-gate"}
+
+// frontendValue parses the argument of `frontend`.
+func (p *fileParser) frontendValue() string {
+	v := p.word("a frontend")
+	for _, f := range Frontends {
+		if v.text == f {
+			return f
+		}
+	}
+	panic(p.errorf(v, "Invalid frontend (%s)", strings.Join(Frontends, ", ")))
 }
 
 // pidfileValue parses the argument of `pidfile`.

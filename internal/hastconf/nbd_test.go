@@ -1,6 +1,7 @@
 package hastconf
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -108,5 +109,33 @@ func TestNBDErrors(t *testing.T) {
 				t.Errorf("error = %v\nwant    %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestFrontendResolution(t *testing.T) {
+	src := `
+resource frontend {
+	frontend nbd
+	on hasta { local /dev/a remote 10.0.0.2 frontend fuse }
+	on hastb { local /dev/b remote 10.0.0.1 }
+}
+resource plain {
+	on hasta { local /dev/c remote 10.0.0.2 }
+	on hastb { local /dev/c remote 10.0.0.1 }
+}
+`
+	for _, tt := range []struct{ host, res, want string }{
+		{"hasta", "frontend", "fuse"},
+		{"hastb", "frontend", "nbd"},
+		{"hasta", "plain", "auto"},
+	} {
+		if got := parseAs(t, tt.host, src).Resource(tt.res).Frontend; got != tt.want {
+			t.Errorf("%s on %s: frontend %q, want %q", tt.res, tt.host, got, tt.want)
+		}
+	}
+	_, err := Parse("test.conf", []byte("resource r {\n\tfrontend ublk\n\ton hasta { local /x remote 10.0.0.2 }\n}\n"), Identity{Name: "hasta"})
+	var perr *Error
+	if !errors.As(err, &perr) || perr.Line != 2 || perr.Near != "ublk" || !strings.Contains(perr.Msg, "Invalid frontend") {
+		t.Fatalf("bad frontend: %v", err)
 	}
 }

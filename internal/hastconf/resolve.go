@@ -141,6 +141,7 @@ type nodeView struct {
 	remoteAddr, sourceAddr Addr
 	metaFlush              opt[bool]
 	nbd                    opt[Addr]
+	frontend               string
 }
 
 // view resolves r for the node whose names match accepts: the matching `on`
@@ -172,6 +173,9 @@ func (r *Resource) view(match func(string) bool) nodeView {
 		if n.NBD.Network != "" {
 			v.nbd.put(n.NBD)
 		}
+		if n.Frontend != "" {
+			v.frontend = n.Frontend
+		}
 	}
 	if v.provider == "" {
 		v.provider = r.level.provider
@@ -188,6 +192,12 @@ func (r *Resource) view(match func(string) bool) nodeView {
 	if !v.nbd.set {
 		v.nbd = r.level.nbd
 	}
+	if v.frontend == "" {
+		v.frontend = r.level.frontend
+	}
+	if v.frontend == "" {
+		v.frontend = "auto"
+	}
 	return v
 }
 
@@ -200,4 +210,5 @@ func (r *Resource) useView(v nodeView, globalMetaFlush opt[bool]) {
 	r.Source, r.SourceAddr = v.source, v.sourceAddr
 	r.MetaFlush = v.metaFlush.or(globalMetaFlush.or(true))
 	r.NBD = v.nbd.or(Addr{Network: "unix", Address: DefaultNBDDir + "/" + v.provider + ".nbd"})
+	r.Frontend = v.frontend
 }
