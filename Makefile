@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 60s
 BINARIES := hastd hastctl
 
-.PHONY: all build test check fuzz bench clean
+.PHONY: all build test check fuzz bench demo clean
 
 all: build
 
@@ -28,6 +28,10 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+# Two nodes on loopback, ext4 on /dev/hast/demo, roles switched (root).
+demo: build
+	bash scripts/demo.sh
 
 # Our fullsync pair against qemu-nbd and a qemu quorum (RAID1 over NBD),
 # fio's nbd engine, one run; see docs/benchmarks.md.
