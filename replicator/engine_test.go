@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"sync"
 	"testing"
 	"time"
@@ -305,5 +306,37 @@ func TestWriteZeroesReachesBothNodes(t *testing.T) {
 	}
 	if !bytes.Equal(got[512:len(got)-512], make([]byte, 3<<20-1024)) || got[0] != pattern(1, 7)[0] {
 		t.Fatal("zeroed range does not read as zeros, or zeroing spilled over")
+	}
+}
+
+// TestChecksumsAndCompression replicates zero, repetitive and random
+// blocks under each checksum and compression and finds both nodes equal.
+func TestChecksumsAndCompression(t *testing.T) {
+	for _, tt := range []struct {
+		sum  wire.Checksum
+		comp wire.Compression
+	}{
+		{wire.ChecksumCRC32, wire.CompressionLZF},
+		{wire.ChecksumSHA256, wire.CompressionHole},
+		{wire.ChecksumNone, wire.CompressionLZF},
+	} {
+		t.Run(tt.sum.String()+"-"+tt.comp.String(), func(t *testing.T) {
+			p := newPair(t, wire.ReplicationFullsync)
+			p.cfg.Checksum, p.cfg.Compression = tt.sum, tt.comp
+			pr := p.startPrimary()
+			p.waitInSync()
+			random := make([]byte, 128<<10)
+			crand.Read(random)
+			for i, b := range [][]byte{make([]byte, 64<<10), bytes.Repeat([]byte("hast"), 16<<10), random} {
+				if _, err := pr.WriteAt(b, int64(i)*(1<<20)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.sameData()
+			got := make([]byte, len(random))
+			if _, err := pr.ReadAt(got, 2<<20); err != nil || !bytes.Equal(got, random) {
+				t.Fatalf("read back: %v", err)
+			}
+		})
 	}
 }
