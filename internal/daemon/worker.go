@@ -135,6 +135,7 @@ func (w *worker) engineConfig(spec workerSpec) replicator.Config {
 		Compression: wireCompression(res.Compression),
 		Timeout:     res.Timeout,
 		MetaFlush:   res.MetaFlush,
+		SyncRate:    res.SyncRate,
 		Logger:      spec.log,
 		OnEvent: func(ev replicator.Event) {
 			<-w.gate

@@ -138,6 +138,9 @@ type Resource struct {
 	// (one of Frontends): the matching node section's `frontend`, else the
 	// resource's, else "auto".
 	Frontend string
+	// SyncRate limits synchronization to this many bytes per second, from
+	// the resource's `syncrate`; 0 means no limit.
+	SyncRate int64
 	// Line is the line of the `resource` keyword.
 	Line int
 	// Nodes holds every `on` section of the resource, as written and in
@@ -155,6 +158,7 @@ type resourceLevel struct {
 	metaFlush             opt[bool]
 	nbd                   opt[Addr]
 	frontend              string
+	syncRate              int64
 	replication           opt[Replication]
 	checksum              opt[Checksum]
 	compression           opt[Compression]

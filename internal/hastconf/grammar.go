@@ -1,7 +1,10 @@
 package hastconf
 
 import (
+	"math"
+
 	"fmt"
+	"github.com/hastio/hast/internal/units"
 	"strconv"
 	"strings"
 	"time"
@@ -122,6 +125,8 @@ func (p *fileParser) resource(kw token) {
 				r.level.nbd.put(p.nbdValue())
 			case frontendKeyword:
 				r.level.frontend = p.frontendValue()
+			case syncRateKeyword:
+				r.level.syncRate = p.syncRateValue()
 			default:
 				p.unexpected(t, sec)
 			}
@@ -223,6 +228,21 @@ func (p *fileParser) frontendValue() string {
 		}
 	}
 	panic(p.errorf(v, "Invalid frontend (%s)", strings.Join(Frontends, ", ")))
+}
+
+// syncRateKeyword limits a resource's synchronization; a keyword only
+// where nbdKeyword is one, at the resource level.
+const syncRateKeyword = "syncrate"
+
+// syncRateValue parses the argument of `syncrate`: bytes per second, with
+// an optional k, M, G or T suffix (powers of 1024); 0 means no limit.
+func (p *fileParser) syncRateValue() int64 {
+	v := p.value("a synchronization rate")
+	n, err := units.ParseSize(v.text)
+	if err != nil || n > math.MaxInt64 {
+		panic(p.errorf(v, "Invalid syncrate (bytes per second, e.g. 100M)"))
+	}
+	return int64(n)
 }
 
 // pidfileValue parses the argument of `pidfile`.

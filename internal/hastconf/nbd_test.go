@@ -139,3 +139,19 @@ resource plain {
 		t.Fatalf("bad frontend: %v", err)
 	}
 }
+
+func TestSyncRate(t *testing.T) {
+	src := "resource r {\n\tsyncrate 100M\n\ton hasta { local /a remote 10.0.0.2 }\n}\nresource syncrate {\n\ton hasta { local /b remote 10.0.0.2 }\n}\n"
+	cfg := parseAs(t, "hasta", src)
+	if got := cfg.Resource("r").SyncRate; got != 100<<20 {
+		t.Fatalf("syncrate 100M = %d", got)
+	}
+	if got := cfg.Resource("syncrate").SyncRate; got != 0 {
+		t.Fatalf("default syncrate = %d, want 0 (no limit)", got)
+	}
+	_, err := Parse("test.conf", []byte("resource r {\n\tsyncrate fast\n\ton hasta { local /a remote 10.0.0.2 }\n}\n"), Identity{Name: "hasta"})
+	var perr *Error
+	if !errors.As(err, &perr) || perr.Line != 2 || !strings.Contains(perr.Msg, "Invalid syncrate") {
+		t.Fatalf("bad syncrate: %v", err)
+	}
+}

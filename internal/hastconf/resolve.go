@@ -211,4 +211,5 @@ func (r *Resource) useView(v nodeView, globalMetaFlush opt[bool]) {
 	r.MetaFlush = v.metaFlush.or(globalMetaFlush.or(true))
 	r.NBD = v.nbd.or(Addr{Network: "unix", Address: DefaultNBDDir + "/" + v.provider + ".nbd"})
 	r.Frontend = v.frontend
+	r.SyncRate = r.level.syncRate
 }
