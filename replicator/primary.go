@@ -67,15 +67,9 @@ type Primary struct {
 // marks dirty (writes in flight at the last shutdown or crash) is
 // synchronized once connected.
 func NewPrimary(cfg Config) (*Primary, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	md, err := ReadMetadata(cfg.Backend)
+	md, err := cfg.readMetadata()
 	if err != nil {
-		return nil, fmt.Errorf("resource %s: %w", cfg.Name, err)
-	}
-	if md.Resource != "" && md.Resource != cfg.Name {
-		return nil, fmt.Errorf("resource %s: provider belongs to resource %s: %w", cfg.Name, md.Resource, ErrBadMetadata)
+		return nil, err
 	}
 	am, err := NewActiveMapFromMetadata(md, int64(cfg.maxIO()))
 	if err != nil {

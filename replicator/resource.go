@@ -103,6 +103,22 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// readMetadata validates c and reads its provider's metadata, which must
+// be fresh or belong to this resource.
+func (c *Config) readMetadata() (*Metadata, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	md, err := ReadMetadata(c.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("resource %s: %w", c.Name, err)
+	}
+	if md.Resource != "" && md.Resource != c.Name {
+		return nil, fmt.Errorf("resource %s: provider belongs to resource %s: %w", c.Name, md.Resource, ErrBadMetadata)
+	}
+	return md, nil
+}
+
 var (
 	// ErrClosed is returned by I/O on an engine that is closing.
 	ErrClosed = errors.New("resource is shutting down")

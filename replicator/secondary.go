@@ -46,15 +46,9 @@ const requestWorkers = 32
 
 // NewSecondary opens the resource's metadata on cfg.Backend.
 func NewSecondary(cfg Config) (*Secondary, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	md, err := ReadMetadata(cfg.Backend)
+	md, err := cfg.readMetadata()
 	if err != nil {
-		return nil, fmt.Errorf("resource %s: %w", cfg.Name, err)
-	}
-	if md.Resource != "" && md.Resource != cfg.Name {
-		return nil, fmt.Errorf("resource %s: provider belongs to resource %s: %w", cfg.Name, md.Resource, ErrBadMetadata)
+		return nil, err
 	}
 	s := &Secondary{
 		cfg: cfg, log: cfg.logger(), disk: cfg.Backend,
