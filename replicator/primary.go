@@ -213,7 +213,7 @@ func (p *Primary) WriteAt(b []byte, off int64) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	if err := p.modify(wire.CmdWrite, off, b); err != nil {
+	if err := p.modify(wire.CmdWrite, off, int64(len(b)), b); err != nil {
 		p.stats.writeErrors.Add(1)
 		return 0, err
 	}
@@ -231,20 +231,16 @@ func (p *Primary) Trim(off, length int64) error {
 	if length == 0 {
 		return nil
 	}
-	if err := p.modify(wire.CmdTrim, off, make([]byte, 0, length)); err != nil {
+	if err := p.modify(wire.CmdTrim, off, length, nil); err != nil {
 		p.stats.deleteErrors.Add(1)
 		return err
 	}
 	return nil
 }
 
-// modify runs a write (data holds the bytes) or a trim (cap(data) is the
-// length) on both nodes.
-func (p *Primary) modify(cmd wire.Command, off int64, data []byte) error {
-	length := int64(cap(data))
-	if cmd == wire.CmdWrite {
-		length = int64(len(data))
-	}
+// modify runs a write of data, or a trim (data nil), of length bytes at
+// off on both nodes.
+func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error {
 	t := p.ranges.Acquire(off, length)
 	if !t.Wait(p.stop) {
 		t.Release()
@@ -319,7 +315,7 @@ func (p *Primary) WriteZeroes(off, length int64, noHole bool) error {
 	for done := int64(0); done < length; {
 		n := min(length-done, int64(len(zeroBuffer)))
 		p.stats.writes.Add(1)
-		if err := p.modify(wire.CmdWrite, off+done, zeroBuffer[:n]); err != nil {
+		if err := p.modify(wire.CmdWrite, off+done, n, zeroBuffer[:n]); err != nil {
 			p.stats.writeErrors.Add(1)
 			return err
 		}
