@@ -1,7 +1,7 @@
 # hast: highly available block storage.
 GO       ?= go
 FUZZTIME ?= 60s
-BINARIES := hastd hastctl
+BINARIES := hastd hastctl hast-witness
 
 .PHONY: all build test check fuzz bench demo clean
 

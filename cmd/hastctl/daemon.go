@@ -20,9 +20,14 @@ import (
 // cannot be reached, EX_UNAVAILABLE when the exchange breaks, EX_SOFTWARE
 // when hastd reports an error for the whole request.
 func ask(cfg *hastconf.Config, req *control.Request, stderr io.Writer) (*control.Response, int) {
+	return askAt(cfg.ControlPath, cfg, req, stderr)
+}
+
+// askAt is ask on the control socket at path.
+func askAt(path string, cfg *hastconf.Config, req *control.Request, stderr io.Writer) (*control.Response, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), control.DialTimeout+cfgTimeout(cfg))
 	defer cancel()
-	resp, err := control.Do(ctx, cfg.ControlPath, req)
+	resp, err := control.Do(ctx, path, req)
 	if err != nil {
 		fmt.Fprintf(stderr, "hastctl: %v\n", err)
 		var opErr *net.OpError
@@ -38,8 +43,9 @@ func ask(cfg *hastconf.Config, req *control.Request, stderr io.Writer) (*control
 	return resp, 0
 }
 
-// cfgTimeout bounds how long a request may run in hastd: a role change may
-// wait up to twice the longest resource timeout for the peer, plus slack.
+// cfgTimeout bounds how long a request may run in hastd: a role change or
+// a switchover may wait up to twice the longest resource timeout for the
+// peer and the cluster, plus slack.
 func cfgTimeout(cfg *hastconf.Config) time.Duration {
 	var d time.Duration
 	for _, r := range cfg.Resources {

@@ -11,7 +11,8 @@ import (
 )
 
 // runList implements "hastctl list" and "hastctl status": both ask hastd
-// for the resources' state and print it in HAST's formats.
+// for the resources' state and print it in HAST's formats, plus in
+// clustered mode the cluster's committed state.
 func runList(cmd string, args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := newFlagSet(cmd, &o, stderr)
@@ -28,8 +29,11 @@ func runList(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	if cmd == "status" {
 		fmt.Fprint(stdout, formatStatus(resp.Resources))
+		if resp.Cluster != nil {
+			fmt.Fprint(stdout, clusterStatusLines(resp.Cluster, resp.Resources))
+		}
 	} else {
-		fmt.Fprint(stdout, formatList(resp.Resources))
+		fmt.Fprint(stdout, formatList(resp.Cluster, resp.Resources))
 	}
 	return resourceStatus(resp)
 }
@@ -58,8 +62,9 @@ func formatStatus(res []control.ResourceStatus) string {
 
 // formatList renders resources as FreeBSD's hastctl list prints them, plus
 // the lines HAST lacks: synchronization progress, the data state of both
-// nodes and the NBD export.
-func formatList(res []control.ResourceStatus) string {
+// nodes, the NBD export and, in clustered mode (cluster not nil), the
+// committed state.
+func formatList(cluster *control.ClusterStatus, res []control.ResourceStatus) string {
 	var b strings.Builder
 	for _, r := range res {
 		fmt.Fprintf(&b, "%s:\n", r.Name)
@@ -104,6 +109,9 @@ func formatList(res []control.ResourceStatus) string {
 		}
 		if r.Device != "" {
 			fmt.Fprintf(&b, "  device: %s\n", r.Device)
+		}
+		if r.Cluster != nil {
+			b.WriteString(clusterLines(cluster, r))
 		}
 		st, q := r.Stats, r.Queues
 		fmt.Fprintf(&b, "  statistics:\n")

@@ -6,9 +6,15 @@
 //	hastctl list   [-d] [-c config] [-n node] [all | name ...]
 //	hastctl status [-d] [-c config] [-n node] [all | name ...]
 //	hastctl dump   [-d] [-c config] [-n node] [all | name ...]
+//	hastctl switchover [-d] [-c config] [-n node] all | name ...
+//	hastctl cluster [-d] [-c config] [-n node]
 //
 // create and dump work on the local provider without a running hastd; role,
-// list and status talk to hastd over its control socket.
+// list and status talk to hastd over its control socket. With a cluster
+// section in hast.conf, role commits the role in the cluster, list and
+// status add the cluster's committed state, switchover moves a primary to
+// the other data node, and cluster prints the Raft group and gossip
+// membership (on the witness, as hast-witness reports it).
 package main
 
 import (
@@ -28,6 +34,8 @@ const usageText = `usage: hastctl create [-d] [-c config] [-n node] [-e extentsi
        hastctl list [-d] [-c config] [-n node] [all | name ...]
        hastctl status [-d] [-c config] [-n node] [all | name ...]
        hastctl dump [-d] [-c config] [-n node] [all | name ...]
+       hastctl switchover [-d] [-c config] [-n node] all | name ...
+       hastctl cluster [-d] [-c config] [-n node]
 `
 
 // run executes one hastctl invocation and returns its exit status.
@@ -46,6 +54,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRole(rest, stdout, stderr)
 	case "list", "status":
 		return runList(cmd, rest, stdout, stderr)
+	case "switchover":
+		return runSwitchover(rest, stdout, stderr)
+	case "cluster":
+		return runCluster(rest, stdout, stderr)
 	case "-h", "help":
 		fmt.Fprint(stdout, usageText)
 		return 0

@@ -14,9 +14,16 @@
 // standard error. -d raises the
 // log level. SIGHUP reloads the configuration; SIGTERM and SIGINT take
 // every resource to init and exit 0. Exit statuses: EX_CONFIG (78) for an
-// unusable configuration, EX_OSFILE (72) for a missing one, EX_TEMPFAIL
-// (75) when another hastd holds the pidfile, EX_OSERR (71) when the control
-// socket or a listen address cannot be set up.
+// unusable configuration (the witness's included: hast-witness runs it),
+// EX_OSFILE (72) for a missing one, EX_TEMPFAIL (75) when another hastd
+// holds the pidfile, EX_OSERR (71) when the control socket, a listen
+// address or the cluster node cannot be set up.
+//
+// With a cluster section hastd runs in clustered mode: it starts this
+// node's voter of the cluster's Raft group (state in the node's statedir),
+// adds its resources to the cluster's state and runs, for each, the role
+// the cluster committed for this node, from the first start on; hastctl
+// role commits roles instead of setting them.
 package main
 
 import (

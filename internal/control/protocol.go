@@ -2,8 +2,10 @@ package control
 
 // Commands a Request can carry.
 const (
-	CommandRole   = "role"   // change the role of the named resources
-	CommandStatus = "status" // report the named resources (hastctl list and status)
+	CommandRole       = "role"       // change the role of the named resources
+	CommandStatus     = "status"     // report the named resources (hastctl list and status)
+	CommandSwitchover = "switchover" // clustered mode: move the primary of the named resources to the other node
+	CommandCluster    = "cluster"    // clustered mode: report the Raft group and gossip membership
 )
 
 // HAST's per-resource error codes (EHAST_* in hast.h).
@@ -17,14 +19,18 @@ const (
 
 // Request is what hastctl sends to hastd.
 type Request struct {
-	// Command is CommandRole or CommandStatus.
+	// Command is CommandRole, CommandStatus, CommandSwitchover or
+	// CommandCluster.
 	Command string `json:"command"`
 	// Role is the role to set with CommandRole: init, primary or secondary.
 	Role string `json:"role,omitempty"`
 	// Resources names the resources; empty or the single name "all"
 	// means every configured resource.
 	Resources []string `json:"resources,omitempty"`
-	// Force lets a role change remove a mounted /dev/hast/NAME.
+	// Force lets a role change remove a mounted /dev/hast/NAME. In
+	// clustered mode it also forces the committed role change: a node is
+	// made primary although its copy is outdated or the other node is
+	// primary.
 	Force bool `json:"force,omitempty"`
 }
 
@@ -40,6 +46,9 @@ type Response struct {
 	// Resources holds one entry per addressed resource, in request order
 	// (configuration order for "all").
 	Resources []ResourceStatus `json:"resources"`
+	// Cluster is the answering node's view of the cluster, in clustered
+	// mode only: set for CommandCluster and CommandStatus.
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // ResourceStatus describes one resource as hastd sees it. For CommandRole
@@ -87,6 +96,16 @@ type ResourceStatus struct {
 	Export string `json:"export,omitempty"`
 	// Device is the block device linked at /dev/hast/NAME, if any.
 	Device string `json:"device,omitempty"`
+
+	// Cluster is the resource's committed state, in clustered mode only.
+	Cluster *ClusterResource `json:"cluster,omitempty"`
+	// ClusterError says why this node does not run the role the cluster
+	// committed for it (a missing provider, a mounted device); empty when
+	// it does, and in classic mode.
+	ClusterError string `json:"cluster_error,omitempty"`
+	// Forced lists, for a forced role change in clustered mode, the checks
+	// the cluster skipped, one sentence each.
+	Forced []string `json:"forced,omitempty"`
 }
 
 // Stats are the per-resource counters hastctl list prints.
@@ -123,4 +142,95 @@ type SyncProgress struct {
 	ETASeconds uint64 `json:"eta_seconds"`
 	// Source is the node whose data is copied: "primary" or "secondary".
 	Source string `json:"source"`
+}
+
+// ClusterStatus is one cluster node's view of the Raft group: its own Raft
+// state, the leader, the term and log indexes, every voter's suffrage and
+// gossip health, and the committed state of the resources. Data nodes and
+// the witness answer it in the same form.
+type ClusterStatus struct {
+	// Node is the answering node's name.
+	Node string `json:"node"`
+	// RaftState is its Raft state: "leader", "follower", "candidate" or
+	// "shutdown".
+	RaftState string `json:"raft_state"`
+	// Leader and LeaderAddr are the Raft leader's name and address as the
+	// node knows them; empty without a leader.
+	Leader     string `json:"leader,omitempty"`
+	LeaderAddr string `json:"leader_addr,omitempty"`
+	// Term is the current Raft term.
+	Term uint64 `json:"term"`
+	// LastIndex is the index of the last entry in the node's log.
+	LastIndex uint64 `json:"last_index"`
+	// CommitIndex is the index of the last entry known committed.
+	CommitIndex uint64 `json:"commit_index"`
+	// AppliedIndex is the index of the last entry the node applied.
+	AppliedIndex uint64 `json:"applied_index"`
+	// Voters are the servers of the latest Raft configuration.
+	Voters []ClusterVoter `json:"voters"`
+	// Resources holds the committed state of the resources.
+	Resources []ClusterResource `json:"resources,omitempty"`
+}
+
+// ClusterVoter is one server of the Raft configuration.
+type ClusterVoter struct {
+	// Name is the server's name (its Raft id).
+	Name string `json:"name"`
+	// Address is its Raft address.
+	Address string `json:"address"`
+	// Suffrage is "voter", "nonvoter" or "staging".
+	Suffrage string `json:"suffrage"`
+	// Health is its state in gossip: "alive", "dead" or "unknown".
+	Health string `json:"health"`
+	// Healthy is Health == "alive".
+	Healthy bool `json:"healthy"`
+	// Leader is true for the Raft leader.
+	Leader bool `json:"leader,omitempty"`
+}
+
+// ClusterResource is the committed state of one resource.
+type ClusterResource struct {
+	// Name is the resource's name.
+	Name string `json:"name"`
+	// Committed is true once the resource is in the cluster's state.
+	Committed bool `json:"committed"`
+	// Generation counts primary tenures: +1 each time a node becomes
+	// primary.
+	Generation uint64 `json:"generation"`
+	// Primary is the primary's name, empty without one.
+	Primary string `json:"primary,omitempty"`
+	// Nodes are the two data nodes.
+	Nodes []ClusterDataNode `json:"nodes,omitempty"`
+	// Lease records the primary's lease renewals.
+	Lease ClusterLease `json:"lease"`
+	// Index is the log index of the last command that changed the
+	// resource.
+	Index uint64 `json:"index,omitempty"`
+}
+
+// ClusterDataNode is one data node's committed state for a resource.
+type ClusterDataNode struct {
+	// Name is the data node's name.
+	Name string `json:"name"`
+	// Role is "init", "primary" or "secondary".
+	Role string `json:"role"`
+	// Data is the freshness of the node's copy: "uptodate", "outdated",
+	// "syncing" or "unknown".
+	Data string `json:"data"`
+	// DataSince is the generation at which Data was entered.
+	DataSince uint64 `json:"data_since"`
+	// LocalCnt and RemoteCnt are the node's split-brain counters.
+	LocalCnt  uint64 `json:"localcnt"`
+	RemoteCnt uint64 `json:"remotecnt"`
+}
+
+// ClusterLease is the committed record of the primary's lease: who holds
+// it, in which generation, how many renewals were committed and the log
+// index of the last one. The lease's remaining time is measured on the
+// primary's and the leader's clocks, never in the log.
+type ClusterLease struct {
+	Node       string `json:"node,omitempty"`
+	Generation uint64 `json:"generation,omitempty"`
+	Renewals   uint64 `json:"renewals,omitempty"`
+	Index      uint64 `json:"index,omitempty"`
 }

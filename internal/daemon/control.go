@@ -16,16 +16,36 @@ import (
 
 // handleControl answers one hastctl request. Resources are handled one
 // after the other, in the order named (or the configuration's order for
-// "all"), each by its owner goroutine.
-func (d *Daemon) handleControl(_ context.Context, req *control.Request) *control.Response {
-	var role replicator.Role
+// "all"), each by its owner goroutine. In clustered mode a role request
+// commits the role and a status carries the cluster's view.
+func (d *Daemon) handleControl(ctx context.Context, req *control.Request) *control.Response {
+	c := d.clustered
+	var each func(r *resource) (control.ResourceStatus, bool)
 	switch req.Command {
 	case control.CommandRole:
-		var err error
-		if role, err = replicator.ParseRole(req.Role); err != nil {
+		role, err := replicator.ParseRole(req.Role)
+		if err != nil {
 			return &control.Response{Error: fmt.Sprintf("role request: %v", err)}
 		}
+		each = func(r *resource) (control.ResourceStatus, bool) { return roleStatus(r, role, req.Force) }
+		if c != nil {
+			each = func(r *resource) (control.ResourceStatus, bool) { return c.role(ctx, r, role, req.Force), true }
+		}
 	case control.CommandStatus:
+		each = (*resource).status
+		if c != nil {
+			each = func(r *resource) (control.ResourceStatus, bool) {
+				st, ok := r.status()
+				s := c.node.State()
+				st.Cluster, st.ClusterError = clusterResource(r.name, s), c.roleError(r.name, s)
+				return st, ok
+			}
+		}
+	case control.CommandSwitchover, control.CommandCluster:
+		if c == nil {
+			return &control.Response{Error: fmt.Sprintf("%s: %v", req.Command, ErrClassic)}
+		}
+		each = func(r *resource) (control.ResourceStatus, bool) { return c.switchover(ctx, r), true }
 	default:
 		return &control.Response{Error: fmt.Sprintf("unknown command %q", req.Command)}
 	}
@@ -34,20 +54,22 @@ func (d *Daemon) handleControl(_ context.Context, req *control.Request) *control
 	if req.All() {
 		names = set.names()
 	}
+	if req.Command == control.CommandCluster {
+		return &control.Response{Resources: []control.ResourceStatus{}, Cluster: c.clusterStatus(names, c.node.State())}
+	}
 	resp := &control.Response{Resources: make([]control.ResourceStatus, 0, len(names))}
 	for _, name := range names {
 		st, ok := control.ResourceStatus{}, false
 		if r := set.byName[name]; r != nil {
-			if req.Command == control.CommandRole {
-				st, ok = roleStatus(r, role, req.Force)
-			} else {
-				st, ok = r.status()
-			}
+			st, ok = each(r)
 		}
 		if !ok {
 			st = control.ResourceStatus{Name: name, Error: control.ErrNoEntry, Message: ErrUnknownResource.Error()}
 		}
 		resp.Resources = append(resp.Resources, st)
+	}
+	if c != nil && req.Command == control.CommandStatus {
+		resp.Cluster = c.clusterStatus(names, c.node.State())
 	}
 	return resp
 }

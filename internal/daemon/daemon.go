@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hastio/hast/cluster"
 	"github.com/hastio/hast/internal/control"
 	"github.com/hastio/hast/internal/hastconf"
 )
@@ -33,12 +34,17 @@ type Options struct {
 	// StopTimeout bounds how long a primary leaving its role lets its NBD
 	// clients finish; zero means DefaultStopTimeout.
 	StopTimeout time.Duration
+	// Cluster, in clustered mode, is the cluster node to run on instead of
+	// the one the daemon starts from the cluster section. Its name must be
+	// this node's; the caller shuts it down after Run returns.
+	Cluster *cluster.Node
 }
 
-// Daemon is hastd in classic mode: the resources of one configuration, the
-// control socket hastctl talks to, the replication listeners and the exec
-// hooks. Start, Run, Reload and ReloadFile may be called from any
-// goroutine; see the package documentation for the order.
+// Daemon is hastd: the resources of one configuration, the control socket
+// hastctl talks to, the replication listeners and the exec hooks, plus in
+// clustered mode its cluster node and agent. Start, Run, Reload and
+// ReloadFile may be called from any goroutine; see the package
+// documentation for the order.
 type Daemon struct {
 	opts        Options
 	log         *slog.Logger
@@ -54,6 +60,10 @@ type Daemon struct {
 
 	reloads chan reloadRequest
 	stopped chan struct{} // closed when Run has shut the daemon down
+
+	// clustered is set by Start in clustered mode, nil in classic mode;
+	// it does not change afterwards.
+	clustered *clusterMode
 
 	// Owned by Start, then by the goroutine in Run.
 	cfg       *hastconf.Config
@@ -97,8 +107,8 @@ type reloadRequest struct {
 	reply chan error
 }
 
-// New returns a daemon for cfg, which must be a classic-mode configuration
-// resolved for this host. Nothing runs until Start or Run.
+// New returns a daemon for cfg, resolved for this host, which must be a
+// data node. Nothing runs until Start or Run.
 func New(cfg *hastconf.Config, opts Options) (*Daemon, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
@@ -134,19 +144,22 @@ func checkConfig(cfg *hastconf.Config) error {
 	switch {
 	case cfg == nil:
 		return errors.New("hastd: no configuration")
-	case cfg.Cluster != nil:
-		return fmt.Errorf("%s: %w", cfg.File, ErrClustered)
+	case cfg.Witness:
+		return fmt.Errorf("%s: %w", cfg.File, ErrWitness)
 	case cfg.ControlPath == "":
 		return fmt.Errorf("%w: control address %s is not a unix socket", ErrControlSocket, cfg.Control)
 	}
 	return nil
 }
 
-// Start takes the pidfile, opens the control socket and the replication
-// listeners and starts every resource in role init. On error nothing is
-// left running: the error wraps ErrPidfileLocked when another daemon holds
-// the pidfile, ErrControlSocket or ErrListen when a socket cannot be set
-// up. Start may be called once; Run calls it if it was not.
+// Start takes the pidfile, joins the cluster in clustered mode, opens the
+// control socket and the replication listeners and starts every resource
+// in role init; in clustered mode the agent then gives each resource its
+// committed role. On error nothing is left running: the error wraps
+// ErrPidfileLocked when another daemon holds the pidfile, ErrCluster when
+// the cluster node cannot start, ErrControlSocket or ErrListen when a
+// socket cannot be set up. Start may be called once; Run calls it if it
+// was not.
 func (d *Daemon) Start() (err error) {
 	d.startMu.Lock()
 	defer d.startMu.Unlock()
@@ -158,6 +171,10 @@ func (d *Daemon) Start() (err error) {
 		if err != nil {
 			d.closeSockets()
 			d.wg.Wait()
+			if d.clustered != nil {
+				d.clustered.stop()
+				d.clustered.closeNode()
+			}
 			if d.pid != nil {
 				d.pid.remove()
 			}
@@ -166,6 +183,11 @@ func (d *Daemon) Start() (err error) {
 	}()
 	if d.pid, err = lockPidfile(d.pidfilePath(d.cfg)); err != nil {
 		return err
+	}
+	if d.cfg.Cluster != nil {
+		if d.clustered, err = newClusterMode(d, d.cfg); err != nil {
+			return err
+		}
 	}
 	if d.ctl, err = d.serveControl(d.cfg.ControlPath); err != nil {
 		return err
@@ -183,6 +205,9 @@ func (d *Daemon) Start() (err error) {
 		set.byName[r.name] = r
 	}
 	d.resources.Store(set)
+	if d.clustered != nil {
+		d.clustered.start()
+	}
 	d.log.Info("daemon started", "config", d.opts.ConfigPath, "node", d.cfg.Node,
 		"control", d.cfg.ControlPath, "resources", len(set.order))
 	return nil
@@ -278,9 +303,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
-// shutdown stops everything Start started.
+// shutdown stops everything Start started. In clustered mode the agent
+// stops first, so that no committed role starts while the resources go to
+// init; the committed state is untouched and the roles come back on the
+// next start. The cluster node stops last.
 func (d *Daemon) shutdown() {
 	d.log.Info("shutting down")
+	if d.clustered != nil {
+		d.clustered.stop()
+	}
 	d.closeSockets()
 	set := d.resources.Load()
 	for _, r := range set.order {
@@ -288,6 +319,9 @@ func (d *Daemon) shutdown() {
 	}
 	d.wg.Wait()
 	d.hooks.close()
+	if d.clustered != nil {
+		d.clustered.closeNode()
+	}
 	if err := d.pid.remove(); err != nil {
 		d.log.Warn("cannot remove the pidfile", "err", err)
 	}
@@ -328,6 +362,10 @@ func (d *Daemon) ReloadFile() error {
 
 // apply moves the daemon to cfg; it runs on Run's goroutine.
 func (d *Daemon) apply(cfg *hastconf.Config) error {
+	if (cfg.Cluster != nil) != (d.clustered != nil) {
+		d.log.Error("configuration not reloaded", "err", ErrModeChange)
+		return ErrModeChange
+	}
 	var errs []error
 	if path := d.pidfilePath(cfg); path != d.pid.path {
 		if pid, err := lockPidfile(path); err != nil {
@@ -372,6 +410,9 @@ func (d *Daemon) apply(cfg *hastconf.Config) error {
 	}
 	d.resources.Store(set)
 	d.cfg = cfg
+	if d.clustered != nil {
+		d.clustered.reconfigure(cfg)
+	}
 	err := errors.Join(errs...)
 	if err != nil {
 		d.log.Error("configuration reloaded with errors", "err", err)

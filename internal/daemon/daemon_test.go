@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,7 +24,7 @@ func TestRoleChangesStatusAndHooks(t *testing.T) {
 	want := control.ResourceStatus{Name: "r1", Role: "init", Provider: "r1", LocalPath: e.path("a-r1.img"),
 		RemoteAddr: "none", Replication: "memsync", Checksum: "none", Compression: "hole",
 		ExtentSize: testExtentSize, KeepDirty: testKeepDirty}
-	if got := resp.Resources[1]; got != want {
+	if got := resp.Resources[1]; !reflect.DeepEqual(got, want) {
 		t.Fatalf("r1 in init:\n got %+v\nwant %+v", got, want)
 	}
 

@@ -1,6 +1,7 @@
-// Package daemon is hastd in classic mode: FreeBSD HAST's daemon without
-// the cluster section. Roles are set by hastctl on each node; nothing fails
-// over by itself.
+// Package daemon is hastd. In classic mode, without a cluster section, it
+// is FreeBSD HAST's daemon: roles are set by hastctl on each node; nothing
+// fails over by itself. In clustered mode roles come from the cluster's
+// Raft log (see "Clustered mode" below).
 //
 // # What it owns
 //
@@ -58,12 +59,54 @@
 // listen list is taken over; what cannot be set up is reported and the old
 // one kept.
 //
+// # Clustered mode
+//
+// With a cluster section the daemon runs this node's voter of the Raft
+// group (cluster.Node, its state in the node's statedir), unless
+// Options.Cluster provides one, and the local role of a resource changes
+// only through a commit:
+//
+//   - The agent, one goroutine, reads the committed state after each
+//     change (and every agentTick) and asks each resource's owner to run
+//     the role committed for this node (cluster.Plan, cluster.Steps):
+//     primary serves the NBD export and /dev/hast/NAME, secondary accepts
+//     the primary's connection, init runs nothing. At start a node takes
+//     whatever role the committed state gives it. A role that cannot run
+//     (a missing provider, a mounted device) is logged, retried every
+//     agentRetry and reported by status.
+//   - The reporter, one goroutine, commits what this node knows: it adds
+//     every configured resource (AddResource, idempotent) and mirrors its
+//     engines (cluster.Reports): the split-brain counters, and for the
+//     primary its peer's data state: MarkSyncing when a resync starts,
+//     MarkUpToDate once connected and in sync, Outdate once it wrote
+//     without the peer. The Outdate is committed promptly after the write
+//     was acknowledged, not before: holding the acknowledgement is the
+//     data path's job, with the generation checks, in a later change.
+//   - hastctl role commits SetRole for this node at the current
+//     generation and answers after the commit and after the agent ran it,
+//     or with the refusal as an errno and a message: EPERM for an
+//     outdated node, EBUSY while the other node is primary, ETIMEDOUT
+//     without quorum, EAGAIN when the resource changed meanwhile. A node
+//     made primary makes its peer secondary if the peer is in init
+//     (cluster.Follow). Every commit waits at most the resource's timeout.
+//   - hastctl switchover, on either data node, commits the demotion of the
+//     primary, waits until it has stopped serving, then commits the
+//     promotion of the other node in the next generation and waits until
+//     it serves (see clusterMode.switchover for how each side knows).
+//   - hastctl status, list and cluster carry the committed state and this
+//     node's view of the Raft group.
+//
+// A reload keeps the cluster node: changes of the cluster section take
+// effect at the next start, and adding or removing the section is refused
+// (ErrModeChange).
+//
 // # Lifecycle and concurrency
 //
 // New checks the configuration; Start takes the pidfile and opens the
 // sockets (hastd reports its readiness after it); Run serves until its
 // context ends, then takes every resource to init in configuration order,
-// drains the hook queue and removes the pidfile. Reload and ReloadFile may
+// drains the hook queue and removes the pidfile; in clustered mode the
+// agent stops first and the cluster node last. Reload and ReloadFile may
 // be called from any goroutine while Run serves; they return once the new
 // configuration is in effect.
 package daemon

@@ -13,9 +13,22 @@ var (
 	// ErrListen means a replication address cannot be listened on.
 	ErrListen = errors.New("cannot listen for replication connections")
 
-	// ErrClustered means the configuration has a cluster section, which
-	// this daemon does not run: it runs resources in classic mode only.
-	ErrClustered = errors.New("clustered mode is not supported by this daemon")
+	// ErrWitness means the configuration makes this host the cluster's
+	// witness, which hast-witness runs, not hastd.
+	ErrWitness = errors.New("this host is the cluster's witness: run hast-witness, not hastd")
+
+	// ErrCluster means this node cannot join the cluster: its Raft state
+	// or its Raft or gossip addresses cannot be set up.
+	ErrCluster = errors.New("cannot join the cluster")
+
+	// ErrClassic refuses a request of clustered mode (switchover, cluster)
+	// in classic mode.
+	ErrClassic = errors.New("clustered mode only: the configuration has no cluster section")
+
+	// ErrModeChange refuses a reload that adds or removes the cluster
+	// section: switching between classic and clustered mode needs a
+	// restart.
+	ErrModeChange = errors.New("adding or removing the cluster section needs a restart of hastd")
 
 	// ErrUnknownResource means no resource of that name is configured.
 	ErrUnknownResource = errors.New("unknown resource")

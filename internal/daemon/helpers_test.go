@@ -150,8 +150,16 @@ type testNode struct {
 // when the test ends.
 func (e *testEnv) startNode(node, src string) *testNode {
 	e.t.Helper()
+	return e.startNodeWith(node, src, Options{})
+}
+
+// startNodeWith is startNode with opts, whose logger, hook and stop
+// timeouts it sets.
+func (e *testEnv) startNodeWith(node, src string, opts Options) *testNode {
+	e.t.Helper()
 	n := &testNode{t: e.t, env: e, name: node, cfg: e.parse(src, node), logs: &syncBuffer{}}
-	d, err := New(n.cfg, Options{Logger: n.logger(), HookTimeout: 10 * time.Second, StopTimeout: 2 * time.Second})
+	opts.Logger, opts.HookTimeout, opts.StopTimeout = n.logger(), 10*time.Second, 2*time.Second
+	d, err := New(n.cfg, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

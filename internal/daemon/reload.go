@@ -56,7 +56,7 @@ func reloadActionFor(role replicator.Role, old, cur *hastconf.Resource, nodeChan
 func (r *resource) applyConfig(cfg *hastconf.Resource, node string) {
 	action := reloadActionFor(r.role, r.cfg, cfg, node != r.node)
 	r.cfg, r.node = cfg, node
-	r.setExec(cfg.Exec)
+	r.setShared(cfg)
 	role := r.role
 	switch action {
 	case reloadKeep:

@@ -1,9 +1,12 @@
 package daemon
 
 import (
+	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
+	"github.com/hastio/hast/cluster"
 	"github.com/hastio/hast/internal/control"
 	"github.com/hastio/hast/internal/hastconf"
 	"github.com/hastio/hast/replicator"
@@ -20,12 +23,15 @@ type resource struct {
 	reqs     chan any
 	done     chan struct{} // closed when the owner goroutine exits
 	execPath atomic.Pointer[string]
+	timeout  atomic.Int64 // the configured timeout, in nanoseconds
 
 	// Owned by the goroutine running run.
 	cfg  *hastconf.Resource
 	node string
 	role replicator.Role
 	w    *worker
+	gen  uint64 // clustered mode: the generation the primary role was taken in
+	seq  uint64 // counts the workers started, so observers tell engines apart
 }
 
 // Requests to the owner goroutine.
@@ -50,6 +56,17 @@ type (
 		node  string
 		reply chan struct{}
 	}
+	// assignRequest runs the role the cluster committed for this node
+	// (clustered mode).
+	assignRequest struct {
+		want  cluster.Assignment
+		force bool // tear down a mounted /dev/hast/NAME
+		reply chan error
+	}
+	// observeRequest reports the engine to the cluster agent.
+	observeRequest struct {
+		reply chan engineView
+	}
 	// stopRequest takes the resource to init and ends the owner.
 	stopRequest struct {
 		roleHook bool // run the role hook, as for a resource removed by a reload
@@ -61,6 +78,17 @@ type (
 type roleResult struct {
 	previous, current replicator.Role
 	err               error
+}
+
+// engineView answers an observeRequest: the local role, the generation a
+// primary took it in, which worker runs, and its engine's status if one
+// runs.
+type engineView struct {
+	role replicator.Role
+	gen  uint64
+	seq  uint64
+	st   replicator.Status
+	ok   bool // an engine runs; st is its status
 }
 
 // admission answers an admitRequest: the resource's configuration and
@@ -80,13 +108,21 @@ func startResource(d *Daemon, cfg *hastconf.Resource, node string) *resource {
 		reqs: make(chan any), done: make(chan struct{}),
 		cfg: cfg, node: node, role: replicator.RoleInit,
 	}
-	r.setExec(cfg.Exec)
+	r.setShared(cfg)
 	go r.run()
 	return r
 }
 
-// setExec records the hook program engine events run.
-func (r *resource) setExec(path string) { r.execPath.Store(&path) }
+// setShared records what other goroutines read of the configuration: the
+// hook program engine events run and the timeout.
+func (r *resource) setShared(cfg *hastconf.Resource) {
+	r.execPath.Store(&cfg.Exec)
+	r.timeout.Store(int64(cfg.Timeout))
+}
+
+// waitLimit is the resource's timeout, which bounds how long a clustered
+// request waits for each commit.
+func (r *resource) waitLimit() time.Duration { return time.Duration(r.timeout.Load()) }
 
 // exec returns the hook program.
 func (r *resource) exec() string { return *r.execPath.Load() }
@@ -116,6 +152,26 @@ func (r *resource) status() (st control.ResourceStatus, ok bool) {
 	req := statusRequest{reply: make(chan control.ResourceStatus, 1)}
 	if !r.send(req) {
 		return control.ResourceStatus{}, false
+	}
+	return <-req.reply, true
+}
+
+// assign runs the role the cluster committed for this node. It fails with
+// ErrUnknownResource if the resource is gone.
+func (r *resource) assign(want cluster.Assignment, force bool) error {
+	req := assignRequest{want: want, force: force, reply: make(chan error, 1)}
+	if !r.send(req) {
+		return fmt.Errorf("resource %s: %w", r.name, ErrUnknownResource)
+	}
+	return <-req.reply
+}
+
+// observe reports the local role and engine; ok is false if the resource
+// is gone.
+func (r *resource) observe() (v engineView, ok bool) {
+	req := observeRequest{reply: make(chan engineView, 1)}
+	if !r.send(req) {
+		return engineView{}, false
 	}
 	return <-req.reply, true
 }
@@ -155,6 +211,10 @@ func (r *resource) run() {
 		switch req := req.(type) {
 		case roleRequest:
 			req.reply <- r.changeRole(req.role, req.force)
+		case assignRequest:
+			req.reply <- r.runAssignment(req.want, req.force)
+		case observeRequest:
+			req.reply <- r.view()
 		case statusRequest:
 			req.reply <- r.report()
 		case admitRequest:
@@ -208,6 +268,32 @@ func (r *resource) changeRole(role replicator.Role, force bool) roleResult {
 	return roleResult{previous: old, current: r.role, err: err}
 }
 
+// runAssignment takes, one after the other, the roles that lead from the
+// local role to the committed one (cluster.Steps), and records the
+// generation a primary takes its role in. It stops at the first role that
+// cannot be taken and returns why.
+func (r *resource) runAssignment(want cluster.Assignment, force bool) error {
+	have := cluster.Running{Role: clusterRole(r.role), Generation: r.gen}
+	for _, step := range cluster.Steps(want, have) {
+		if res := r.changeRole(localRole(step), force); res.err != nil {
+			return res.err
+		}
+		if step == cluster.RolePrimary {
+			r.gen = want.Generation
+		}
+	}
+	return nil
+}
+
+// view describes the local role and engine to the cluster agent.
+func (r *resource) view() engineView {
+	v := engineView{role: r.role, gen: r.gen, seq: r.seq}
+	if r.w != nil {
+		v.st, v.ok = r.w.status()
+	}
+	return v
+}
+
 // startWorker starts a worker for role with the current configuration and
 // records the role; on failure the role is init.
 func (r *resource) startWorker(role replicator.Role) error {
@@ -217,6 +303,7 @@ func (r *resource) startWorker(role replicator.Role) error {
 		return err
 	}
 	r.w, r.role = w, role
+	r.seq++
 	return nil
 }
 
@@ -225,10 +312,14 @@ func (r *resource) spec() workerSpec {
 	return workerSpec{res: r.cfg, node: r.node, log: r.log, emit: r.emit}
 }
 
-// emit runs the exec hook for an engine event.
+// emit runs the exec hook for an engine event and, in clustered mode,
+// lets the reporter look at the engine at once.
 func (r *resource) emit(ev replicator.Event) {
 	r.log.Info("event", "event", string(ev))
 	r.d.hooks.enqueue(r.exec(), string(ev), r.name)
+	if c := r.d.clustered; c != nil {
+		c.reporter.poke()
+	}
 }
 
 // stopWorker tears the worker down, leaving the resource in init.
