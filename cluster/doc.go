@@ -88,6 +88,15 @@
 // WatchMembers report gossip health the same way. All Node and FSM
 // methods are safe for concurrent use; Shutdown is idempotent.
 //
+// # The agent's decisions
+//
+// agent.go holds the pure decisions each data node's agent (in hastd)
+// takes from committed state: Plan gives this node's role per resource,
+// Steps the local role changes that reach it, Follow the SetRole that
+// makes an init peer secondary after a promotion, Reports the data-state
+// and counter commands an engine's observations call for, and
+// PlanSwitchover the demotion and promotion of a switchover.
+//
 // # Timing
 //
 // LANTiming (profile "lan", the default) and FastTiming (profile "fast",
