@@ -29,7 +29,7 @@ fuzz:
 		done; \
 	done
 
-# Two nodes on loopback, ext4 on /dev/hast/demo, roles switched (root).
+# Two nodes and a witness on loopback, ext4 on /dev/hast/demo, switchover (root).
 demo: build
 	bash scripts/demo.sh
 

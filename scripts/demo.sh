@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# make demo: two hastd nodes on loopback (127.0.0.11 and 127.0.0.12) with
-# file-backed providers, ext4 on /dev/hast/demo, files written on the
-# primary, the roles switched by hand as in the FreeBSD Handbook, and the
-# filesystem checked and mounted on the new primary with every file intact.
+# make demo: two hastd nodes on loopback (127.0.0.11 and 127.0.0.12) and a
+# hast-witness (127.0.0.13) in one Raft group, file-backed providers, ext4
+# on /dev/hast/demo, files written on the primary, `hastctl switchover`
+# moving the primary, and the filesystem checked and mounted on the new
+# primary with every file intact.
 # Needs root (FUSE, loop devices, mount). Cleans up after itself.
 set -euo pipefail
 
@@ -19,7 +20,6 @@ pids=()
 cleanup() {
 	set +e
 	mountpoint -q "$mnt" && umount "$mnt"
-	for n in hasta hastb; do "$bin/hastctl" role -c "$work/hast.conf" -n "$n" init demo >/dev/null 2>&1; done
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$work"
@@ -35,6 +35,24 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 }
 
 cat >"$work/hast.conf" <<CONF
+cluster {
+	on hasta {
+		raft 127.0.0.11:8458
+		gossip 127.0.0.11:8459
+		statedir $work/hasta.state
+	}
+	on hastb {
+		raft 127.0.0.12:8458
+		gossip 127.0.0.12:8459
+		statedir $work/hastb.state
+	}
+	witness hastw {
+		raft 127.0.0.13:8458
+		gossip 127.0.0.13:8459
+		statedir $work/hastw.state
+		control $work/hastw.ctl
+	}
+}
 on hasta {
 	control $work/hasta.ctl
 	pidfile $work/hasta.pid
@@ -62,7 +80,7 @@ resource demo {
 }
 CONF
 
-say "hast.conf (the same file on both nodes)"
+say "hast.conf (the same file on all three hosts)"
 cat "$work/hast.conf"
 
 say "hastctl create on both nodes (256 MiB file-backed providers)"
@@ -72,17 +90,20 @@ for n in hasta hastb; do
 done
 ctl hasta dump demo
 
-say "start hastd on 127.0.0.11 (hasta) and 127.0.0.12 (hastb)"
+say "start hastd on 127.0.0.11 (hasta), 127.0.0.12 (hastb) and hast-witness on 127.0.0.13"
 for n in hasta hastb; do
 	"$bin/hastd" -F -c "$work/hast.conf" -n "$n" 2>"$work/$n.log" &
 	pids+=($!)
-	wait_for 10 "hastd $n" ctl "$n" status
 done
+"$bin/hast-witness" -F -c "$work/hast.conf" -n hastw -P "$work/hastw.pid" 2>"$work/hastw.log" &
+pids+=($!)
+for n in hasta hastb; do wait_for 30 "hastd $n" ctl "$n" status; done
+wait_for 30 "a Raft leader" bash -c "'$bin/hastctl' cluster -c '$work/hast.conf' -n hasta | grep -qi leader"
+ctl hasta cluster
 
-say "hastctl role secondary on hastb, role primary on hasta"
-ctl hastb role secondary demo
+say "hastctl role primary on hasta: committed in Raft, hastb turns secondary by itself"
 ctl hasta role primary demo
-wait_for 30 "both nodes complete" bash -c "'$bin/hastctl' status -c '$work/hast.conf' -n hastb demo | grep -q complete"
+wait_for 60 "both nodes complete" bash -c "'$bin/hastctl' status -c '$work/hast.conf' -n hastb demo | grep -q 'complete secondary'"
 ctl hasta status demo
 ctl hastb status demo
 ctl hasta list demo
@@ -95,10 +116,9 @@ for i in $(seq -w 1 200); do head -c $((4096 + 10#$i * 113)) /dev/urandom >"$mnt
 df -h "$mnt" | tail -1
 umount "$mnt"
 
-say "switch roles by hand: hasta secondary, hastb primary"
+say "hastctl switchover demo: demote hasta after its last write, promote hastb"
 start=$(date +%s.%N)
-ctl hasta role secondary demo
-ctl hastb role primary demo
+ctl hasta switchover demo
 wait_for 30 "/dev/hast/demo on hastb" test -b /dev/hast/demo
 end=$(date +%s.%N)
 ctl hastb status demo
@@ -108,4 +128,4 @@ fsck.ext4 -n -f /dev/hast/demo
 mount /dev/hast/demo "$mnt"
 (cd "$mnt" && sha256sum --quiet -c "$work/sums") && echo "all 200 files intact on the new primary"
 umount "$mnt"
-printf 'role switch took %.2f s (automatic failover comes with clustered mode)\n' "$(echo "$end - $start" | bc -l 2>/dev/null || awk "BEGIN{print $end-$start}")"
+printf 'switchover took %.2f s (automatic failover on a dead primary is the next step)\n' "$(echo "$end - $start" | bc -l 2>/dev/null || awk "BEGIN{print $end-$start}")"
