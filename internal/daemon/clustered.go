@@ -23,6 +23,9 @@ type clusterMode struct {
 	nodes    [2]string // the cluster's data nodes, in the section's order
 	section  *hastconf.Cluster
 	log      *slog.Logger
+	// tls secures the replication links; nil when the cluster section
+	// configures no TLS. Like the section, it changes only on restart.
+	tls *replicationTLS
 
 	agent    *agent
 	reporter *reporter
@@ -48,6 +51,10 @@ func newClusterMode(d *Daemon, cfg *hastconf.Config) (*clusterMode, error) {
 	}
 	if c.node != nil && c.node.Name() != cfg.Node {
 		return nil, fmt.Errorf("%w: the cluster node given is %s, not this node %s", ErrCluster, c.node.Name(), cfg.Node)
+	}
+	var err error
+	if c.tls, err = newReplicationTLS(cfg.Cluster, cfg.Node); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCluster, err)
 	}
 	if c.node == nil {
 		ccfg, err := cluster.ConfigFromHast(cfg.Cluster, cfg.Node)

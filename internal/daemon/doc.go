@@ -109,4 +109,10 @@
 // agent stops first and the cluster node last. Reload and ReloadFile may
 // be called from any goroutine while Run serves; they return once the new
 // configuration is in effect.
+//
+// When the cluster section configures tls-cert, tls-key and tls-ca, the
+// replication links use mutual TLS too: the secondary requires a client
+// certificate from the CA naming one of the resource's data nodes, the
+// primary checks the secondary's, and an unauthenticated peer is refused
+// and logged before it can send a Hello.
 package daemon

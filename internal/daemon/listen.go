@@ -14,7 +14,9 @@ import (
 )
 
 // HandshakeTimeout bounds reading the first frame of an incoming
-// replication connection, HAST's fixed 20 s on the accepting side.
+// replication connection, HAST's fixed 20 s on the accepting side; it
+// bounds the TLS handshake before it too, as the connection names its
+// resource only in that frame.
 const HandshakeTimeout = 20 * time.Second
 
 // listenReplication listens on a replication address: TCP, or a unix
@@ -95,20 +97,33 @@ func (d *Daemon) closeConns() {
 // to the resource it names if that resource admits it, HAST's checks in
 // order: the resource exists, the peer is its remote node, the resource is
 // secondary here. Otherwise the primary gets a refusing Welcome saying why.
-func (d *Daemon) route(c net.Conn) {
+// With replication TLS, a peer failing the TLS handshake (no certificate,
+// one from another CA or naming no data node, plain TCP) is refused first.
+func (d *Daemon) route(raw net.Conn) {
 	defer d.wg.Done()
-	peer := c.RemoteAddr().String()
+	peer := raw.RemoteAddr().String()
 	log := d.log.With("peer", peer)
+	c := raw
+	if rt := d.replicationTLS(); rt != nil {
+		tc, err := rt.server(raw, HandshakeTimeout)
+		if err != nil {
+			log.Error(fmt.Sprintf("unauthenticated peer %s refused", peerIP(raw.RemoteAddr())), "err", err)
+			d.untrackConn(raw)
+			raw.Close()
+			return
+		}
+		c = tc
+	}
 	hello, dec, err := replicator.ReadHello(c, HandshakeTimeout)
 	if err != nil {
 		log.Warn("incoming connection failed before its hello", "err", err)
-		d.untrackConn(c)
+		d.untrackConn(raw)
 		c.Close()
 		return
 	}
 	log = log.With("resource", hello.Resource, "node", hello.Node)
 	refuse := func(err error) {
-		d.untrackConn(c)
+		d.untrackConn(raw)
 		if err != nil {
 			log.Warn("cannot refuse connection", "err", err)
 		}
@@ -142,7 +157,7 @@ func (d *Daemon) route(c net.Conn) {
 		}
 		return
 	}
-	d.untrackConn(c)
+	d.untrackConn(raw)
 	log.Debug("connection handed to the secondary")
 	err = a.secondary.Serve(c, dec, hello)
 	a.release()

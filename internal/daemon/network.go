@@ -47,8 +47,9 @@ func lookupIPs(ctx context.Context, a hastconf.Addr) ([]netip.Addr, error) {
 // timeout, from the source address when one is configured. Binding the
 // source matters beyond routing: the secondary admits only the address its
 // configuration names as remote, and with several nodes on one host's
-// loopback addresses the kernel would otherwise pick 127.0.0.1.
-func dialer(res *hastconf.Resource) func(ctx context.Context) (net.Conn, error) {
+// loopback addresses the kernel would otherwise pick 127.0.0.1. With rt,
+// the connection then runs rt's TLS handshake, within the same timeout.
+func dialer(res *hastconf.Resource, rt *replicationTLS) func(ctx context.Context) (net.Conn, error) {
 	if res.RemoteNone {
 		return nil
 	}
@@ -66,7 +67,15 @@ func dialer(res *hastconf.Resource) func(ctx context.Context) (net.Conn, error) 
 		if err != nil {
 			return nil, fmt.Errorf("connect to %s: %w", remote, err)
 		}
-		return c, nil
+		if rt == nil {
+			return c, nil
+		}
+		tc, err := rt.client(ctx, c, res)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake with %s for resource %s: %w", remote, res.Name, err)
+		}
+		return tc, nil
 	}
 }
 

@@ -309,7 +309,7 @@ func (r *resource) startWorker(role replicator.Role) error {
 
 // spec describes the current configuration to a worker.
 func (r *resource) spec() workerSpec {
-	return workerSpec{res: r.cfg, node: r.node, log: r.log, emit: r.emit}
+	return workerSpec{res: r.cfg, node: r.node, log: r.log, emit: r.emit, tls: r.d.replicationTLS()}
 }
 
 // emit runs the exec hook for an engine event and, in clustered mode,

@@ -56,6 +56,7 @@ type workerSpec struct {
 	node string
 	log  *slog.Logger
 	emit func(replicator.Event) // where released engine events go
+	tls  *replicationTLS        // secures the link to the secondary; nil for plain TCP
 }
 
 // startWorker opens and locks the provider and starts the role's engine;
@@ -129,7 +130,7 @@ func (w *worker) engineConfig(spec workerSpec) replicator.Config {
 		Name:        res.Name,
 		Node:        spec.node,
 		Backend:     w.disk,
-		Dial:        dialer(res),
+		Dial:        dialer(res, spec.tls),
 		Replication: wireReplication(res.Replication),
 		Checksum:    wireChecksum(res.Checksum),
 		Compression: wireCompression(res.Compression),
