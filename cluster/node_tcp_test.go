@@ -2,20 +2,12 @@ package cluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,78 +15,6 @@ import (
 	"testing"
 	"time"
 )
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue writes a certificate for node name at ip, its key and the CA
-// into dir and returns the three paths.
-func (ca *testCA) issue(t *testing.T, dir, name string, ip net.IP) (cert, key, caFile string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		IPAddresses:  []net.IP{ip},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &k.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, caFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"), filepath.Join(dir, name+"-ca.crt")
-	for path, data := range map[string][]byte{
-		cert:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		key:    pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-		caFile: ca.pem,
-	} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cert, key, caFile
-}
 
 // freePort returns a port free for both TCP and UDP on ip, or skips the
 // test if ip cannot be bound.
@@ -136,7 +56,7 @@ func TestTCPClusterWithTLS(t *testing.T) {
 	ips := []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
 	names := []string{"hasta", "hastb", "hastw"}
 	dir := t.TempDir()
-	ca := newTestCA(t, "hast test CA")
+	ca := NewTestCA(t, "hast test CA")
 	var peers []Peer
 	for i, ip := range ips {
 		peers = append(peers, Peer{
@@ -151,7 +71,7 @@ func TestTCPClusterWithTLS(t *testing.T) {
 	gossipKey := []byte("0123456789abcdef")
 	configs := make([]Config, 3)
 	for i, name := range names {
-		cert, key, caFile := ca.issue(t, dir, name, net.ParseIP(ips[i]))
+		cert, key, caFile := ca.Issue(t, dir, name, net.ParseIP(ips[i]))
 		configs[i] = Config{
 			Name:      name,
 			Peers:     peers,
@@ -313,8 +233,8 @@ func TestTCPClusterWithTLS(t *testing.T) {
 	// A witness with a certificate from another CA cannot join: the others
 	// refuse it and go on, it stays behind and commits nothing.
 	stop(2)
-	other := newTestCA(t, "rogue CA")
-	configs[2].TLSCert, configs[2].TLSKey, configs[2].TLSCA = other.issue(t, filepath.Join(dir), "hastw-rogue", net.ParseIP(ips[2]))
+	other := NewTestCA(t, "rogue CA")
+	configs[2].TLSCert, configs[2].TLSKey, configs[2].TLSCA = other.Issue(t, filepath.Join(dir), "hastw-rogue", net.ParseIP(ips[2]))
 	before := refusals.n.Load()
 	start(2)
 	stuck := nodes[2].State().Index

@@ -10,10 +10,10 @@ import (
 
 func TestTLSIdentityHandshake(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "cluster CA")
+	ca := NewTestCA(t, "cluster CA")
 	load := func(name, ip string) *TLSIdentity {
 		t.Helper()
-		id, err := LoadTLSIdentity(ca.issue(t, dir, name, net.ParseIP(ip)))
+		id, err := LoadTLSIdentity(ca.Issue(t, dir, name, net.ParseIP(ip)))
 		if err != nil {
 			t.Fatal(err)
 		}

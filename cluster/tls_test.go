@@ -10,12 +10,12 @@ import (
 
 func TestTLSVerifyIdentity(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "cluster CA")
+	ca := NewTestCA(t, "cluster CA")
 	peers := []Peer{
 		{Name: "hasta", RaftAddr: "127.0.0.11:8458"},
 		{Name: "hastb", RaftAddr: "nodeb.example:8458"},
 	}
-	certA, keyA, caFile := ca.issue(t, dir, "hasta", net.ParseIP("127.0.0.11"))
+	certA, keyA, caFile := ca.Issue(t, dir, "hasta", net.ParseIP("127.0.0.11"))
 	ti, err := loadTLS(&Config{TLSCert: certA, TLSKey: keyA, TLSCA: caFile, Peers: peers})
 	if err != nil {
 		t.Fatal(err)
@@ -36,13 +36,13 @@ func TestTLSVerifyIdentity(t *testing.T) {
 	}
 	a := leaf(certA, keyA, caFile)
 	// CN "hastb", no matching IP: identified by name.
-	b := leaf(ca.issue(t, dir, "hastb", net.ParseIP("10.9.9.9")))
+	b := leaf(ca.Issue(t, dir, "hastb", net.ParseIP("10.9.9.9")))
 	// CN unrelated, IP of hasta: identified by IP.
-	byIP := leaf(ca.issue(t, dir, "somehost", net.ParseIP("127.0.0.11")))
+	byIP := leaf(ca.Issue(t, dir, "somehost", net.ParseIP("127.0.0.11")))
 	// Right CA, names nobody.
-	stranger := leaf(ca.issue(t, dir, "hastz", net.ParseIP("127.0.0.99")))
+	stranger := leaf(ca.Issue(t, dir, "hastz", net.ParseIP("127.0.0.99")))
 	// Names hasta, other CA.
-	rogue := leaf(newTestCA(t, "rogue CA").issue(t, dir, "hasta-rogue", net.ParseIP("127.0.0.11")))
+	rogue := leaf(NewTestCA(t, "rogue CA").Issue(t, dir, "hasta-rogue", net.ParseIP("127.0.0.11")))
 
 	tests := []struct {
 		name   string

@@ -2,15 +2,7 @@ package daemon
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,95 +15,15 @@ import (
 var clusterTLSConf = strings.Replace(clusterConf, "cluster {\n",
 	"cluster {\n\ttls-cert {dir}/{node}.crt\n\ttls-key {dir}/{node}.key\n\ttls-ca {dir}/ca.crt\n", 1)
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-// newTestCA makes a CA named name.
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key}
-}
-
-// writeCA writes the CA's certificate to path.
-func (ca *testCA) writeCA(t *testing.T, path string) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// issue writes dir/NAME.crt and dir/NAME.key: a certificate for node name
-// at ip signed by ca, and its key.
-func (ca *testCA) issue(t *testing.T, dir, name string, ip net.IP) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		IPAddresses:  []net.IP{ip},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &k.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for path, data := range map[string][]byte{
-		dir + "/" + name + ".crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		dir + "/" + name + ".key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-	} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // tlsEnv is newEnv with ca.crt and node2's certificate from the cluster
 // CA; node1's certificate comes from node1CA.
-func tlsEnv(t *testing.T, node1CA func(ca *testCA) *testCA) *testEnv {
+func tlsEnv(t *testing.T, node1CA func(ca *cluster.TestCA) *cluster.TestCA) *testEnv {
 	t.Helper()
 	e := newEnv(t)
-	ca := newTestCA(t, "cluster CA")
-	ca.writeCA(t, e.path("ca.crt"))
-	node1CA(ca).issue(t, e.dir, "node1", net.ParseIP("127.0.0.11"))
-	ca.issue(t, e.dir, "node2", net.ParseIP("127.0.0.12"))
+	ca := cluster.NewTestCA(t, "cluster CA")
+	ca.WriteCert(t, e.path("ca.crt"))
+	node1CA(ca).Issue(t, e.dir, "node1", net.ParseIP("127.0.0.11"))
+	ca.Issue(t, e.dir, "node2", net.ParseIP("127.0.0.12"))
 	return e
 }
 
@@ -128,7 +40,7 @@ func startMixedPair(t *testing.T, e *testEnv, conf1, conf2 string) *clusterPair 
 }
 
 func TestClusterReplicationTLS(t *testing.T) {
-	e := tlsEnv(t, func(ca *testCA) *testCA { return ca })
+	e := tlsEnv(t, func(ca *cluster.TestCA) *cluster.TestCA { return ca })
 	p := startMixedPair(t, e, clusterTLSConf, clusterTLSConf)
 	p.waitCommitted(t, "r0 added", func(r cluster.ResourceState) bool { return true })
 	p.n1.mustRole("primary", "r0")
@@ -188,13 +100,13 @@ func assertRefused(t *testing.T, p *clusterPair, reason string) {
 func TestClusterReplicationTLSRefusesOtherCA(t *testing.T) {
 	// node1 trusts the cluster CA but presents a certificate, naming
 	// node1 and its address, from another CA.
-	e := tlsEnv(t, func(*testCA) *testCA { return newTestCA(t, "rogue CA") })
+	e := tlsEnv(t, func(*cluster.TestCA) *cluster.TestCA { return cluster.NewTestCA(t, "rogue CA") })
 	p := startMixedPair(t, e, clusterTLSConf, clusterTLSConf)
 	assertRefused(t, p, "certificate signed by unknown authority")
 }
 
 func TestClusterReplicationTLSRefusesPlainTCP(t *testing.T) {
-	e := tlsEnv(t, func(ca *testCA) *testCA { return ca })
+	e := tlsEnv(t, func(ca *cluster.TestCA) *cluster.TestCA { return ca })
 	p := startMixedPair(t, e, clusterConf, clusterTLSConf)
 	assertRefused(t, p, "does not look like a TLS handshake")
 }
