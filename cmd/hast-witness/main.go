@@ -33,6 +33,8 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/hastio/hast/internal/daemonize"
+
 	"github.com/hastio/hast/internal/cliflag"
 	"github.com/hastio/hast/internal/hastconf"
 	"github.com/hastio/hast/internal/sysexits"
@@ -53,12 +55,15 @@ type flags struct {
 	node       string
 	check      bool
 
-	args  []string   // the command line, to start the daemon with
-	child *readyPipe // set in a daemonized hast-witness
+	args  []string        // the command line, to start the daemon with
+	child *daemonize.Pipe // set in a daemonized hast-witness
 }
 
+// readyEnv names the readiness pipe of a daemonized hast-witness.
+const readyEnv = "HAST_WITNESS_READY_FD"
+
 func main() {
-	child := childReadyPipe()
+	child := daemonize.ChildPipe(readyEnv)
 	var stderr io.Writer = os.Stderr
 	if child != nil {
 		// Until the daemon is ready, its messages go to the process that
@@ -70,7 +75,7 @@ func main() {
 
 // run executes hast-witness with args and returns its exit status. child
 // is the readiness pipe of a daemonized hast-witness, nil otherwise.
-func run(args []string, stderr io.Writer, child *readyPipe) int {
+func run(args []string, stderr io.Writer, child *daemonize.Pipe) int {
 	f := flags{args: args, child: child}
 	set := flag.NewFlagSet("hast-witness", flag.ContinueOnError)
 	set.SetOutput(stderr)

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hastio/hast/internal/daemonize"
+
 	"github.com/hastio/hast/internal/cliflag"
 	"github.com/hastio/hast/internal/hastconf"
 	"github.com/hastio/hast/internal/sysexits"
@@ -20,7 +22,7 @@ import (
 // started by daemonize has it too), else by daemonizing.
 func serve(cfg *hastconf.Config, f *flags, stderr io.Writer) int {
 	if !f.foreground {
-		return daemonize(f.args, stderr)
+		return daemonize.Start("hast-witness", readyEnv, f.args, stderr)
 	}
 	log := newLogger(f, stderr)
 	// Signals are caught before anything starts, so that an early SIGHUP
@@ -56,7 +58,7 @@ func serve(cfg *hastconf.Config, f *flags, stderr io.Writer) int {
 	}
 	log.Info("Started successfully.", "node", cfg.Node, "config", f.config)
 	if f.child != nil {
-		f.child.ready()
+		f.child.Ready()
 	}
 	go func() {
 		for {
@@ -81,7 +83,7 @@ func serve(cfg *hastconf.Config, f *flags, stderr io.Writer) int {
 func newLogger(f *flags, stderr io.Writer) *slog.Logger {
 	level := cliflag.Level(f.debug)
 	if f.child != nil {
-		if log, err := newSyslogLogger(level); err == nil {
+		if log, err := daemonize.Syslog("hast-witness", level); err == nil {
 			return log
 		}
 		stderr = os.Stderr

@@ -34,6 +34,8 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/hastio/hast/internal/daemonize"
+
 	"github.com/hastio/hast/internal/cliflag"
 	"github.com/hastio/hast/internal/hastconf"
 	"github.com/hastio/hast/internal/sysexits"
@@ -50,12 +52,15 @@ type flags struct {
 	node       string
 	check      bool
 
-	args  []string   // the command line, to start the daemon with
-	child *readyPipe // set in a daemonized hastd
+	args  []string        // the command line, to start the daemon with
+	child *daemonize.Pipe // set in a daemonized hastd
 }
 
+// readyEnv names the readiness pipe of a daemonized hastd.
+const readyEnv = "HASTD_READY_FD"
+
 func main() {
-	child := childReadyPipe()
+	child := daemonize.ChildPipe(readyEnv)
 	var stderr io.Writer = os.Stderr
 	if child != nil {
 		// Until it is ready, a daemonized hastd's messages go to the
@@ -67,7 +72,7 @@ func main() {
 
 // run executes hastd with args and returns its exit status. child is the
 // readiness pipe of a daemonized hastd, nil otherwise.
-func run(args []string, stdout, stderr io.Writer, child *readyPipe) int {
+func run(args []string, stdout, stderr io.Writer, child *daemonize.Pipe) int {
 	f := flags{args: args, child: child}
 	fs := flag.NewFlagSet("hastd", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hastio/hast/internal/daemonize"
+
 	"github.com/hastio/hast/internal/cliflag"
 	"github.com/hastio/hast/internal/daemon"
 	"github.com/hastio/hast/internal/hastconf"
@@ -21,7 +23,7 @@ import (
 // daemon a daemonizing hastd started), else by daemonizing.
 func serve(cfg *hastconf.Config, f *flags, _, stderr io.Writer) int {
 	if !f.foreground {
-		return daemonize(f.args, stderr)
+		return daemonize.Start("hastd", readyEnv, f.args, stderr)
 	}
 	log := newLogger(f, stderr)
 	d, err := daemon.New(cfg, daemon.Options{Logger: log, ConfigPath: f.config, Node: f.node, Pidfile: f.pidfile})
@@ -47,7 +49,7 @@ func serve(cfg *hastconf.Config, f *flags, _, stderr io.Writer) int {
 	}
 	log.Info("Started successfully.", "protocol", wire.MaxVersion)
 	if f.child != nil {
-		f.child.ready()
+		f.child.Ready()
 	}
 	go func() {
 		for {
@@ -72,7 +74,7 @@ func serve(cfg *hastconf.Config, f *flags, _, stderr io.Writer) int {
 func newLogger(f *flags, stderr io.Writer) *slog.Logger {
 	level := cliflag.Level(f.debug)
 	if f.child != nil {
-		if log, err := newSyslogLogger(level); err == nil {
+		if log, err := daemonize.Syslog("hastd", level); err == nil {
 			return log
 		}
 		stderr = os.Stderr

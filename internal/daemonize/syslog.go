@@ -1,4 +1,4 @@
-package main
+package daemonize
 
 import (
 	"bytes"
@@ -8,9 +8,6 @@ import (
 	"strings"
 	"sync"
 )
-
-// syslogTag is the program name syslog records carry.
-const syslogTag = "hast-witness"
 
 // syslogSink formats one record at a time into buf and sends it to
 // syslog; the handlers derived from one logger share it.
@@ -28,10 +25,10 @@ type syslogHandler struct {
 	inner slog.Handler // writes into sink.buf
 }
 
-// newSyslogLogger returns a logger writing to syslog (facility daemon) at
+// Syslog returns a logger writing to syslog (facility daemon) as tag at
 // level, or an error when syslog cannot be reached.
-func newSyslogLogger(level slog.Level) (*slog.Logger, error) {
-	w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, syslogTag)
+func Syslog(tag string, level slog.Level) (*slog.Logger, error) {
+	w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, tag)
 	if err != nil {
 		return nil, err
 	}
@@ -54,9 +51,9 @@ func newSyslogHandler(w *syslog.Writer, level slog.Level) *syslogHandler {
 	return &syslogHandler{sink: sink, inner: inner}
 }
 
-// syslogReachable reports whether the system logger accepts connections.
-func syslogReachable() bool {
-	w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, syslogTag)
+// SyslogReachable reports whether the system logger accepts connections.
+func SyslogReachable(tag string) bool {
+	w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, tag)
 	if err != nil {
 		return false
 	}

@@ -1,4 +1,4 @@
-package main
+package daemonize
 
 import (
 	"log/slog"
@@ -17,7 +17,7 @@ func TestSyslogHandler(t *testing.T) {
 		t.Skipf("no unix datagram socket: %v", err)
 	}
 	defer conn.Close()
-	w, err := syslog.Dial("unixgram", path, syslog.LOG_DAEMON|syslog.LOG_INFO, syslogTag)
+	w, err := syslog.Dial("unixgram", path, syslog.LOG_DAEMON|syslog.LOG_INFO, "hast-witness")
 	if err != nil {
 		t.Fatal(err)
 	}
