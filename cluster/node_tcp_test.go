@@ -14,28 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// freePort returns a port free for both TCP and UDP on ip, or skips the
-// test if ip cannot be bound.
-func freePort(t *testing.T, ip string) int {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			t.Skipf("cannot bind %s: %v", ip, err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatalf("no port free for TCP and UDP on %s", ip)
-	return 0
-}
+	"github.com/hastio/hast/internal/testnet"
+)
 
 // lineCounter writes log lines to the test log and counts those
 // containing a substring.
@@ -61,8 +42,8 @@ func TestTCPClusterWithTLS(t *testing.T) {
 	for i, ip := range ips {
 		peers = append(peers, Peer{
 			Name:       names[i],
-			RaftAddr:   net.JoinHostPort(ip, strconv.Itoa(freePort(t, ip))),
-			GossipAddr: net.JoinHostPort(ip, strconv.Itoa(freePort(t, ip))),
+			RaftAddr:   net.JoinHostPort(ip, strconv.Itoa(testnet.FreePort(t, ip))),
+			GossipAddr: net.JoinHostPort(ip, strconv.Itoa(testnet.FreePort(t, ip))),
 		})
 	}
 	logs := &testLogWriter{t: t}
@@ -255,7 +236,7 @@ func TestTCPClusterWithTLS(t *testing.T) {
 }
 
 func TestGossipDialsFromOwnAddress(t *testing.T) {
-	bind := net.JoinHostPort("127.0.0.11", strconv.Itoa(freePort(t, "127.0.0.11")))
+	bind := net.JoinHostPort("127.0.0.11", strconv.Itoa(testnet.FreePort(t, "127.0.0.11")))
 	gt, err := newBoundNetTransport(bind, net.ParseIP("127.0.0.11"), log.New(io.Discard, "", 0))
 	if err != nil {
 		t.Fatal(err)

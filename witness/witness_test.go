@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hastio/hast/internal/testnet"
+
 	"github.com/hastio/hast/cluster"
 	"github.com/hastio/hast/internal/control"
 	"github.com/hastio/hast/internal/hastconf"
@@ -38,31 +40,10 @@ func newTestCluster(t *testing.T) *testCluster {
 	t.Helper()
 	tc := &testCluster{dir: t.TempDir()}
 	for i, h := range hosts {
-		tc.raft[i] = net.JoinHostPort(h.ip, strconv.Itoa(freePort(t, h.ip)))
-		tc.gossip[i] = net.JoinHostPort(h.ip, strconv.Itoa(freePort(t, h.ip)))
+		tc.raft[i] = net.JoinHostPort(h.ip, strconv.Itoa(testnet.FreePort(t, h.ip)))
+		tc.gossip[i] = net.JoinHostPort(h.ip, strconv.Itoa(testnet.FreePort(t, h.ip)))
 	}
 	return tc
-}
-
-// freePort returns a port free for TCP and UDP on ip, or skips the test
-// if ip cannot be bound.
-func freePort(t *testing.T, ip string) int {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			t.Skipf("cannot bind %s: %v", ip, err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatalf("no port free for TCP and UDP on %s", ip)
-	return 0
 }
 
 // write writes hast.conf with the timing profile, the witness's control

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hastio/hast/internal/testnet"
+
 	"github.com/hastio/hast/internal/sysexits"
 )
 
@@ -61,8 +63,8 @@ func newTestCluster(t *testing.T, profile string, bind bool) *testCluster {
 		control: filepath.Join(dir, "ctl"), pidfile: filepath.Join(dir, "pid")}
 	for i, h := range hosts {
 		if bind {
-			tc.raft[i] = net.JoinHostPort(h.ip, strconv.Itoa(freePort(t, h.ip)))
-			tc.gossip[i] = net.JoinHostPort(h.ip, strconv.Itoa(freePort(t, h.ip)))
+			tc.raft[i] = net.JoinHostPort(h.ip, strconv.Itoa(testnet.FreePort(t, h.ip)))
+			tc.gossip[i] = net.JoinHostPort(h.ip, strconv.Itoa(testnet.FreePort(t, h.ip)))
 		} else {
 			tc.raft[i], tc.gossip[i] = h.ip+":7000", h.ip+":7001"
 		}
@@ -86,27 +88,6 @@ func newTestCluster(t *testing.T, profile string, bind bool) *testCluster {
 		t.Fatal(err)
 	}
 	return tc
-}
-
-// freePort returns a port free for TCP and UDP on ip, or skips the test
-// if ip cannot be bound.
-func freePort(t *testing.T, ip string) int {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			t.Skipf("cannot bind %s: %v", ip, err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatalf("no port free for TCP and UDP on %s", ip)
-	return 0
 }
 
 func TestCheckConfig(t *testing.T) {
