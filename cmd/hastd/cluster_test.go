@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hastio/hast/internal/testnet"
 )
 
 // clusterConf is pairConf in clustered mode: hasta on 127.0.0.11, hastb on
@@ -70,7 +71,8 @@ type clusterPair struct {
 // with metadata, and builds the binaries.
 func newClusterPair(t *testing.T) *clusterPair {
 	p := newPair(t)
-	ports := freePorts(t, 3)
+	ips := []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
+	ports := []int{testnet.FreePort(t, ips...), testnet.FreePort(t, ips...), testnet.FreePort(t, ips...)}
 	conf := strings.NewReplacer("{dir}", p.dir, "{port}", strconv.Itoa(ports[0]),
 		"{raft}", strconv.Itoa(ports[1]), "{gossip}", strconv.Itoa(ports[2])).Replace(clusterConf)
 	if err := os.WriteFile(p.conf, []byte(conf), 0o644); err != nil {
@@ -81,49 +83,6 @@ func newClusterPair(t *testing.T) *clusterPair {
 	cp.mustCtl("hasta", "create", "-e", "64k", "r0")
 	cp.mustCtl("hastb", "create", "-e", "64k", "r0")
 	return cp
-}
-
-// freePorts returns n ports free for TCP and UDP on 127.0.0.11, .12 and
-// .13.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	taken := map[int]bool{}
-	for tries := 0; len(ports) < n && tries < 100; tries++ {
-		ln, err := net.Listen("tcp4", "127.0.0.11:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !taken[port] && portFree(port) {
-			taken[port] = true
-			ports = append(ports, port)
-		}
-	}
-	if len(ports) < n {
-		t.Fatal("no free ports")
-	}
-	return ports
-}
-
-// portFree reports whether port is free for TCP and UDP on the three
-// loopback addresses.
-func portFree(port int) bool {
-	for _, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
-		addr := net.JoinHostPort(ip, strconv.Itoa(port))
-		ln, err := net.Listen("tcp4", addr)
-		if err != nil {
-			return false
-		}
-		ln.Close()
-		pc, err := net.ListenPacket("udp4", addr)
-		if err != nil {
-			return false
-		}
-		pc.Close()
-	}
-	return true
 }
 
 // startWitness runs hast-witness -F as hastw; it is killed when the test

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hastio/hast/internal/testnet"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -111,7 +113,7 @@ type pair struct {
 func newPair(t *testing.T) *pair {
 	hastd, hastctl := buildBinaries(t)
 	p := &pair{t: t, dir: t.TempDir(), hastd: hastd, hastctl: hastctl}
-	p.port = freePort(t)
+	p.port = testnet.FreePort(t, "127.0.0.11", "127.0.0.12")
 	conf := strings.NewReplacer("{dir}", p.dir, "{port}", strconv.Itoa(p.port)).Replace(pairConf)
 	p.conf = filepath.Join(p.dir, "hast.conf")
 	if err := os.WriteFile(p.conf, []byte(conf), 0o644); err != nil {
@@ -126,25 +128,6 @@ func newPair(t *testing.T) *pair {
 		}
 	}
 	return p
-}
-
-// freePort returns a TCP port free on both loopback addresses.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp4", "127.0.0.11:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if ln2, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.12", strconv.Itoa(port))); err == nil {
-			ln2.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
 }
 
 // ctl runs hastctl as node and returns its output and exit status.

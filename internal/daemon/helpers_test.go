@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hastio/hast/internal/testnet"
 
 	"github.com/hastio/hast/internal/control"
 	"github.com/hastio/hast/internal/hastconf"
@@ -59,7 +60,7 @@ type testEnv struct {
 // per node appending its arguments to hooks-<node>.log.
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, dir: t.TempDir(), port: freePort(t)}
+	e := &testEnv{t: t, dir: t.TempDir(), port: testnet.FreePort(t, "127.0.0.11", "127.0.0.12")}
 	for _, node := range []string{"a", "b"} {
 		for _, res := range []string{"r0", "r1", "r2"} {
 			createProvider(t, filepath.Join(e.dir, node+"-"+res+".img"), res)
@@ -72,25 +73,6 @@ func newEnv(t *testing.T) *testEnv {
 		}
 	}
 	return e
-}
-
-// freePort returns a TCP port free on 127.0.0.11 and 127.0.0.12.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp4", "127.0.0.11:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if ln2, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.12", strconv.Itoa(port))); err == nil {
-			ln2.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port on 127.0.0.11 and 127.0.0.12")
-	return 0
 }
 
 // createProvider makes a file provider for resource res, as hastctl
