@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // AddResource makes a resource known to the cluster with its two data
@@ -69,6 +70,10 @@ type RenewLease struct {
 	Node string `json:"node"`
 	// Generation is the primary's generation.
 	Generation uint64 `json:"generation"`
+	// Duration is the lease the primary times from before it sent the
+	// renewal; the failover controller waits at least this long after it
+	// saw the renewal applied.
+	Duration time.Duration `json:"duration,omitempty"`
 }
 
 // Outdate is sent by the primary at Generation before it acknowledges a
@@ -325,6 +330,7 @@ func (c RenewLease) apply(m *machine, index uint64) Result {
 	}
 	r.Lease.Renewals++
 	r.Lease.Index = index
+	r.Lease.Duration = c.Duration
 	return success(r, index, true)
 }
 

@@ -1,6 +1,9 @@
 package cluster
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Role is a data node's role for one resource, as in HAST.
 type Role uint8
@@ -118,6 +121,8 @@ type Lease struct {
 	Renewals uint64 `json:"renewals,omitempty"`
 	// Index is the log index of the last renewal; 0 before the first.
 	Index uint64 `json:"index,omitempty"`
+	// Duration is the lease the last renewal asked for.
+	Duration time.Duration `json:"duration,omitempty"`
 }
 
 // NodeState is one data node's state for a resource.
@@ -194,4 +199,14 @@ type ClusterState struct {
 func (s ClusterState) Resource(name string) (ResourceState, bool) {
 	r, ok := s.Resources[name]
 	return r, ok
+}
+
+// LeaseMargin is what both sides of a lease of duration d leave for
+// clock drift and scheduling delays: the primary stops serving margin
+// before its lease ends, measured from before it sent the renewal; the
+// failover controller promotes no sooner than margin after the lease
+// ends, measured from when it saw the renewal applied. A tenth of the
+// lease, at least 20 ms.
+func LeaseMargin(d time.Duration) time.Duration {
+	return max(d/10, 20*time.Millisecond)
 }

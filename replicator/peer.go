@@ -34,6 +34,7 @@ type peer struct {
 	enc     *wire.Encoder
 	dec     *wire.Decoder
 	params  wire.Params
+	gen     uint64 // the primary's generation, stamped on every request
 	timeout time.Duration
 	log     *slog.Logger
 
@@ -51,9 +52,9 @@ type peer struct {
 // sendQueue bounds the requests queued for the writer, as HAST's 256 hios.
 const sendQueue = 256
 
-func newPeer(conn net.Conn, enc *wire.Encoder, dec *wire.Decoder, params wire.Params, timeout time.Duration, log *slog.Logger) *peer {
+func newPeer(conn net.Conn, enc *wire.Encoder, dec *wire.Decoder, params wire.Params, gen uint64, timeout time.Duration, log *slog.Logger) *peer {
 	p := &peer{
-		conn: conn, enc: enc, dec: dec, params: params, timeout: timeout, log: log,
+		conn: conn, enc: enc, dec: dec, params: params, gen: gen, timeout: timeout, log: log,
 		sendq:   make(chan *remoteOp, sendQueue),
 		pending: make(map[uint64]*remoteOp),
 		dead:    make(chan struct{}),
@@ -68,7 +69,7 @@ func newPeer(conn net.Conn, enc *wire.Encoder, dec *wire.Decoder, params wire.Pa
 // comes back already failed.
 func (p *peer) submit(cmd wire.Command, flags wire.RequestFlags, off, length int64, data []byte) *remoteOp {
 	op := &remoteOp{
-		req:  wire.Request{ID: p.ids.Next(), Command: cmd, Flags: flags, Offset: uint64(off), Length: uint64(length)},
+		req:  wire.Request{ID: p.ids.Next(), Command: cmd, Flags: flags, Generation: p.gen, Offset: uint64(off), Length: uint64(length)},
 		data: data, queued: time.Now(),
 		sent: make(chan struct{}), received: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -170,7 +171,7 @@ func (p *peer) writeLoop() {
 			}
 			if now.Sub(lastSend) >= keepaliveInterval {
 				p.conn.SetWriteDeadline(now.Add(p.timeout))
-				ka := wire.Request{ID: p.ids.Next(), Command: wire.CmdKeepalive}
+				ka := wire.Request{ID: p.ids.Next(), Command: wire.CmdKeepalive, Generation: p.gen}
 				err := p.enc.WriteRequest(&ka, nil)
 				if err == nil {
 					err = p.enc.Flush()

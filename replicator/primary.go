@@ -138,6 +138,34 @@ func (p *Primary) ReadAt(b []byte, off int64) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	if err := p.admit(); err != nil {
+		return 0, err
+	}
+	n, err := p.read(b, off)
+	if err != nil {
+		return n, err
+	}
+	// The lease must still hold once the data is read: a primary paused
+	// past its lease may have been replaced meanwhile.
+	if err := p.admit(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// admit asks the fence, if any, whether the primary may serve I/O.
+func (p *Primary) admit() error {
+	if p.cfg.Fence == nil {
+		return nil
+	}
+	if err := p.cfg.Fence.Admit(p.ctx); err != nil {
+		return fmt.Errorf("resource %s: %w: %w", p.cfg.Name, err, syscall.EIO)
+	}
+	return nil
+}
+
+// read serves ReadAt once admitted.
+func (p *Primary) read(b []byte, off int64) (int, error) {
 	if p.localStale(off, int64(len(b))) {
 		if err := p.remoteRead(b, off); err != nil {
 			return 0, fmt.Errorf("resource %s: read %d+%d from the secondary, which holds the only current copy: %w",
@@ -241,6 +269,9 @@ func (p *Primary) Trim(off, length int64) error {
 // modify runs a write of data, or a trim (data nil), of length bytes at
 // off on both nodes.
 func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error {
+	if err := p.admit(); err != nil {
+		return err
+	}
 	t := p.ranges.Acquire(off, length)
 	if !t.Wait(p.stop) {
 		t.Release()
@@ -281,6 +312,9 @@ func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error
 			rerr = ErrNotConnected
 		}
 		err := p.writeComplete(off, length, lerr, rerr)
+		if rerr != nil && err == nil && lerr == nil {
+			err = p.peerMissed(off, length)
+		}
 		t.Release()
 		acked <- err
 	}
@@ -298,6 +332,21 @@ func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error
 		waitOps(ops, func(op *remoteOp) <-chan struct{} { return op.sent })
 	}
 	go finish()
+	return nil
+}
+
+// peerMissed asks the fence, if any, to record that the secondary lacks
+// the write at off: outdate-before-ack. A write that cannot be recorded
+// fails with EIO: it is on the local disk only, and acknowledging it
+// could lose it to a failover.
+func (p *Primary) peerMissed(off, length int64) error {
+	if p.cfg.Fence == nil {
+		return nil
+	}
+	if err := p.cfg.Fence.PeerMissed(p.ctx); err != nil {
+		p.log.Error("write not acknowledged: the secondary lacks it and the cluster cannot record that", "offset", off, "length", length, "err", err)
+		return fmt.Errorf("resource %s: write at %d+%d reached only this node: %w: %w", p.cfg.Name, off, length, err, syscall.EIO)
+	}
 	return nil
 }
 
@@ -438,6 +487,9 @@ func (p *Primary) Flush() error {
 	default:
 	}
 	p.stats.flushes.Add(1)
+	if err := p.admit(); err != nil {
+		return err
+	}
 	var op *remoteOp
 	if pr := p.peer.Load(); pr != nil {
 		op = pr.submit(wire.CmdFlush, 0, 0, 0, nil)

@@ -133,7 +133,7 @@ func (p *Primary) connect() error {
 		return err
 	}
 	conn.SetDeadline(time.Time{})
-	pr := newPeer(conn, enc, dec, agreed, p.cfg.timeout(), p.log)
+	pr := newPeer(conn, enc, dec, agreed, p.cfg.Generation, p.cfg.timeout(), p.log)
 	p.peer.Store(pr)
 	ok = true
 	p.log.Info("connected to the secondary", "peer", conn.RemoteAddr(),
@@ -162,7 +162,7 @@ func (p *Primary) hello() (*wire.Hello, error) {
 		ResUID: p.md.ResUID, LocalCnt: p.md.LocalCnt, RemoteCnt: p.md.RemoteCnt,
 		DataSize: p.md.DataSize, ExtentSize: p.md.ExtentSize, MaxIO: uint32(p.cfg.maxIO()),
 		Replication: p.cfg.Replication, Checksum: p.cfg.Checksum, Compression: p.cfg.Compression,
-		Virgin: virgin,
+		Virgin: virgin, Generation: p.cfg.Generation,
 	}, nil
 }
 

@@ -65,6 +65,30 @@ type Config struct {
 	// OnEvent is called for each Event, in order, from one goroutine; it
 	// may block (hastd runs the hook there). Nil ignores events.
 	OnEvent func(Event)
+
+	// Generation is, in clustered mode, the generation the cluster made
+	// this node primary in: the Hello and every request carry it, and the
+	// secondary refuses older ones. 0 in classic mode. Primary only.
+	Generation uint64
+	// MinGeneration, when set, returns the newest generation this node
+	// knows of; the secondary refuses a Hello or request from an older
+	// one (a deposed primary). It is asked on every request, as the
+	// cluster's commits raise it. Secondary only.
+	MinGeneration func() uint64
+	// Fence, when set, guards a clustered primary's I/O. Primary only.
+	Fence Fence
+}
+
+// Fence is what a clustered primary asks before it serves or
+// acknowledges I/O; package fence implements it.
+type Fence interface {
+	// Admit returns nil when the primary may serve a request now (its
+	// lease holds); it may wait for a renewal until ctx ends.
+	Admit(ctx context.Context) error
+	// PeerMissed returns nil once the cluster records the peer's copy as
+	// outdated: a write the secondary did not take is acknowledged only
+	// then, in fullsync and memsync.
+	PeerMissed(ctx context.Context) error
 }
 
 // keepaliveInterval is how often an idle primary sends a keepalive, and half

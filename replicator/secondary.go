@@ -122,6 +122,9 @@ func (s *Secondary) handshake(conn net.Conn, dec *wire.Decoder, h *wire.Hello) (
 	if err != nil {
 		return refuse(wire.WelcomeVersionMismatch, err.Error())
 	}
+	if cur := s.minGeneration(); h.Generation < cur {
+		return refuse(wire.WelcomeStaleGeneration, fmt.Sprintf("primary %s is at generation %d, this node knows generation %d: it was deposed", h.Node, h.Generation, cur))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h.DataSize != s.md.DataSize {
@@ -131,6 +134,15 @@ func (s *Secondary) handshake(conn net.Conn, dec *wire.Decoder, h *wire.Hello) (
 		return refuse(wire.WelcomeSizeMismatch, fmt.Sprintf("Extent size differs between nodes (local=%d, remote=%d).", s.md.ExtentSize, h.ExtentSize))
 	}
 	plan, err := planSync(s.md.ResUID, Counters{s.md.LocalCnt, s.md.RemoteCnt}, h.ResUID, Counters{h.LocalCnt, h.RemoteCnt}, h.Virgin)
+	if s.cfg.MinGeneration != nil && h.Generation > 0 && (errors.Is(err, ErrSplitBrain) || err == nil && plan.Source == wire.SyncFromSecondary) {
+		// Clustered: the cluster made this primary at a generation no
+		// older than any this node knows, from an up-to-date copy, so
+		// what this node wrote as a deposed primary was never
+		// acknowledged. Its dirty extents are overwritten.
+		s.log.Warn("writes this node made as a deposed primary are overwritten by the cluster's primary",
+			"primary", h.Node, "generation", h.Generation, "counters", fmt.Sprintf("primary(local=%d, remote=%d), secondary(local=%d, remote=%d)", h.LocalCnt, h.RemoteCnt, s.md.LocalCnt, s.md.RemoteCnt))
+		plan, err = SyncPlan{Source: wire.SyncFromPrimary}, nil
+	}
 	switch {
 	case errors.Is(err, ErrSplitBrain):
 		s.log.Error("split-brain detected", "err", err)
@@ -285,8 +297,8 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 			if err := discardPayload(dec); err != nil {
 				return err
 			}
-			s.log.Warn("refusing request", "command", req.Command, "offset", req.Offset, "length", req.Length, "status", status)
-			replies <- secReply{rep: wire.Reply{ID: req.ID, Flags: wire.ReplyDone, Status: status}}
+			s.log.Warn("refusing request", "command", req.Command, "offset", req.Offset, "length", req.Length, "generation", req.Generation, "status", status)
+			replies <- secReply{rep: wire.Reply{ID: req.ID, Flags: wire.ReplyDone, Status: status, Generation: s.minGeneration()}}
 			continue
 		}
 		if !cleared {
@@ -327,8 +339,21 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 	}
 }
 
-// validate checks a request against the resource, as HAST's secondary does.
+// minGeneration returns the oldest generation whose primary this node
+// still serves; 0 in classic mode.
+func (s *Secondary) minGeneration() uint64 {
+	if s.cfg.MinGeneration == nil {
+		return 0
+	}
+	return s.cfg.MinGeneration()
+}
+
+// validate checks a request against the resource, as HAST's secondary
+// does, and refuses one from a deposed primary's generation.
 func (s *Secondary) validate(req *wire.Request, params wire.Params) wire.Status {
+	if req.Generation < s.minGeneration() {
+		return wire.StatusESTALE
+	}
 	switch req.Command {
 	case wire.CmdFlush:
 		return wire.StatusOK
@@ -373,6 +398,13 @@ func (s *Secondary) clearActiveMap() error {
 func (s *Secondary) execute(j secRequest) secReply {
 	req := j.req
 	r := secReply{rep: wire.Reply{ID: req.ID, Flags: wire.ReplyDone}, buf: j.buf}
+	if req.Generation < s.minGeneration() {
+		// A newer generation began while the request waited: the disk
+		// must not take a deposed primary's write.
+		s.log.Warn("refusing a request of a deposed primary", "command", req.Command, "generation", req.Generation, "current", s.minGeneration())
+		r.rep.Status, r.rep.Generation = wire.StatusESTALE, s.minGeneration()
+		return r
+	}
 	var err error
 	switch req.Command {
 	case wire.CmdRead:
