@@ -63,6 +63,9 @@ type Config struct {
 	// node shuts down; the node waits for it to return before starting
 	// the next term's loop. The failover controller runs here.
 	LeaderLoop func(ctx context.Context)
+	// Failover, when set, runs the failover controller while this node
+	// leads, beside LeaderLoop.
+	Failover *FailoverConfig
 
 	// inmem replaces the stores and networks with in-memory ones (testing.go).
 	inmem *inmemDeps

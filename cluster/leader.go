@@ -50,7 +50,8 @@ func (n *Node) monitorLeadership() {
 
 // leaderLoop runs while this node leads, until stop is closed. It first
 // issues a barrier, retried until it succeeds, so that the FSM holds
-// every entry of earlier terms; then it runs Config.LeaderLoop.
+// every entry of earlier terms; then it runs the failover controller and
+// Config.LeaderLoop until stop.
 func (n *Node) leaderLoop(stop <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -79,8 +80,13 @@ func (n *Node) leaderLoop(stop <-chan struct{}) {
 	n.leaderReady.Store(true)
 	defer n.leaderReady.Store(false)
 	n.log.Info("cluster leadership established", "applied", n.raft.AppliedIndex())
+	var loops sync.WaitGroup
+	if n.cfg.Failover != nil {
+		loops.Go(func() { n.runController(ctx) })
+	}
 	if n.cfg.LeaderLoop != nil {
-		n.cfg.LeaderLoop(ctx)
+		loops.Go(func() { n.cfg.LeaderLoop(ctx) })
 	}
 	<-ctx.Done()
+	loops.Wait()
 }
