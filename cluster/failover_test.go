@@ -37,7 +37,11 @@ func TestDecideFailover(t *testing.T) {
 		{name: "peer dead too", r: withPrimary(DataUpToDate, RoleSecondary), now: time.Hour,
 			health: func(n string) MemberState { return MemberDead }, blocked: "b is unreachable"},
 		{name: "committed lease longer than configured", now: 2 * time.Second, wait: 1300 * time.Millisecond,
-			r: func() ResourceState { r := withPrimary(DataUpToDate, RoleSecondary); r.Lease.Duration = 3 * time.Second; return r }()},
+			r: func() ResourceState {
+				r := withPrimary(DataUpToDate, RoleSecondary)
+				r.Lease.Duration = 3 * time.Second
+				return r
+			}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := tc.health

@@ -144,6 +144,9 @@ func (g *Gate) Close() {
 // Generation returns the generation the gate fences.
 func (g *Gate) Generation() uint64 { return g.cfg.Generation }
 
+// Lease returns the lease's duration.
+func (g *Gate) Lease() time.Duration { return g.cfg.Lease }
+
 // Remaining returns how long the primary may still serve I/O without a
 // renewal; 0 when the lease is over or the gate deposed or closed.
 func (g *Gate) Remaining() time.Duration {

@@ -42,6 +42,16 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// waitTimer waits until some goroutine waits on the clock.
+func (c *fakeClock) waitTimer(t *testing.T) {
+	t.Helper()
+	waitFor(t, "a timer on the clock", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.waiters) > 0
+	})
+}
+
 // advance moves the clock by d and fires the timers that are due.
 func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Lock()
@@ -113,6 +123,25 @@ func (f *fakeCluster) next(t *testing.T) cluster.Command {
 	}
 }
 
+// nextAdvancing waits for the next command the gate applies, moving the
+// clock 50 ms every few milliseconds meanwhile, so that a retry timer
+// set after the test looked fires.
+func (f *fakeCluster) nextAdvancing(t *testing.T, clk *fakeClock) cluster.Command {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case c := <-f.applied:
+			return c
+		case <-deadline:
+			t.Fatal("the gate applied no command")
+			return nil
+		case <-time.After(2 * time.Millisecond):
+			clk.advance(50 * time.Millisecond)
+		}
+	}
+}
+
 func startGate(t *testing.T, policy Policy) (*Gate, *fakeClock, *fakeCluster) {
 	t.Helper()
 	clk, fc := newFakeClock(), newFakeCluster()
@@ -147,6 +176,7 @@ func TestLeaseRenewedAndLapses(t *testing.T) {
 				t.Fatalf("remaining %v, want 2.7s", got)
 			}
 			fc.setAnswer(func(cluster.Command) error { return cluster.ErrNoQuorum })
+			clk.waitTimer(t)
 			clk.advance(time.Second) // the second renewal, which fails
 			fc.next(t)
 			clk.advance(1699 * time.Millisecond)
@@ -188,6 +218,7 @@ func TestDeposedForGood(t *testing.T) {
 	fc.setAnswer(func(cluster.Command) error {
 		return &cluster.RefusedError{Code: cluster.CodeStaleGeneration, Message: "generation 4"}
 	})
+	clk.waitTimer(t)
 	clk.advance(time.Second)
 	fc.next(t)
 	waitFor(t, "the gate deposed", g.Deposed)
@@ -257,20 +288,27 @@ func TestOutdateRetriesUntilCommitted(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- g.PeerMissed(context.Background()) }()
 	for range 3 {
-		for c := fc.next(t); c.Type() != cluster.TypeOutdate; c = fc.next(t) {
+		for c := fc.nextAdvancing(t, clk); c.Type() != cluster.TypeOutdate; c = fc.nextAdvancing(t, clk) {
 		}
 		select {
 		case err := <-done:
 			t.Fatalf("acknowledged before the outdate committed: %v", err)
 		default:
 		}
-		clk.advance(150 * time.Millisecond)
 	}
 	fc.setAnswer(nil)
-	clk.advance(150 * time.Millisecond)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	waitFor(t, "the outdate to commit", func() bool {
+		clk.advance(50 * time.Millisecond)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return true
+		default:
+			return false
+		}
+	})
 
 	ge, clk, fc := startGate(t, Error)
 	fc.next(t)

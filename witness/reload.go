@@ -3,6 +3,7 @@ package witness
 import (
 	"fmt"
 
+	"github.com/hastio/hast/fence"
 	"github.com/hastio/hast/internal/hastconf"
 )
 
@@ -29,6 +30,7 @@ func (w *Witness) Reload(cfg *hastconf.Config) error {
 	w.mu.Lock()
 	if !w.started {
 		nc.Logger = w.log
+		nc.Failover = fence.FailoverConfig(cfg, w.log)
 		w.nodeCfg, w.controlPath, w.resources = nc, wn.Control, resourceNames(cfg)
 		w.mu.Unlock()
 		w.log.Info("configuration reloaded before start", "file", cfg.File)

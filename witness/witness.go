@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/hastio/hast/cluster"
+	"github.com/hastio/hast/fence"
 	"github.com/hastio/hast/internal/control"
 	"github.com/hastio/hast/internal/hastconf"
 )
@@ -59,6 +60,7 @@ func New(cfg *hastconf.Config, opts Options) (*Witness, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	nc.Logger = log
+	nc.Failover = fence.FailoverConfig(cfg, log)
 	return &Witness{
 		opts:        opts,
 		log:         log,

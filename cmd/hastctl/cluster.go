@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hastio/hast/internal/control"
 	"github.com/hastio/hast/internal/sysexits"
@@ -103,7 +104,7 @@ func clusterLines(c *control.ClusterStatus, r control.ResourceStatus) string {
 			fmt.Fprintf(&b, "    %s: role %s, data %s since generation %d, localcnt %d, remotecnt %d, health %s\n",
 				n.Name, n.Role, n.Data, n.DataSince, n.LocalCnt, n.RemoteCnt, health(c, n.Name))
 		}
-		fmt.Fprintf(&b, "    lease: %s\n", lease(cr.Lease))
+		fmt.Fprintf(&b, "    lease: %s%s\n", lease(cr.Lease), localLease(r.Lease))
 	}
 	if r.ClusterError != "" {
 		fmt.Fprintf(&b, "    this node: %s\n", r.ClusterError)
@@ -125,7 +126,7 @@ func clusterStatusLines(c *control.ClusterStatus, res []control.ResourceStatus) 
 		if !cr.Committed {
 			fmt.Fprintf(&b, "%s\tnot committed yet\n", r.Name)
 		} else {
-			fmt.Fprintf(&b, "%s\tgeneration %d, primary %s, lease %s\n", r.Name, cr.Generation, orNone(cr.Primary), lease(cr.Lease))
+			fmt.Fprintf(&b, "%s\tgeneration %d, primary %s, lease %s%s\n", r.Name, cr.Generation, orNone(cr.Primary), lease(cr.Lease), localLease(r.Lease))
 			for _, n := range cr.Nodes {
 				fmt.Fprintf(&b, "\t%s %s, %s since generation %d, %s\n", n.Name, n.Role, n.Data, n.DataSince, health(c, n.Name))
 			}
@@ -147,6 +148,19 @@ func lease(l control.ClusterLease) string {
 		return fmt.Sprintf("%s at generation %d, no renewal committed", l.Node, l.Generation)
 	}
 	return fmt.Sprintf("%s at generation %d, %d renewals, the last at index %d", l.Node, l.Generation, l.Renewals, l.Index)
+}
+
+// localLease describes a primary's own view of its lease, or "".
+func localLease(l *control.LocalLease) string {
+	switch {
+	case l == nil:
+		return ""
+	case l.Deposed:
+		return "; this node was deposed and serves no I/O"
+	case l.RemainingMS == 0:
+		return fmt.Sprintf("; this node's %s lease is over: I/O waits for a renewal", time.Duration(l.DurationMS)*time.Millisecond)
+	}
+	return fmt.Sprintf("; %s of this node's %s lease left", time.Duration(l.RemainingMS)*time.Millisecond, time.Duration(l.DurationMS)*time.Millisecond)
 }
 
 // health returns node's gossip health as c reports it.

@@ -103,6 +103,9 @@ type ResourceStatus struct {
 	// committed for it (a missing provider, a mounted device); empty when
 	// it does, and in classic mode.
 	ClusterError string `json:"cluster_error,omitempty"`
+	// Lease is, on a clustered primary, its own view of its lease; nil
+	// elsewhere.
+	Lease *LocalLease `json:"local_lease,omitempty"`
 	// Forced lists, for a forced role change in clustered mode, the checks
 	// the cluster skipped, one sentence each.
 	Forced []string `json:"forced,omitempty"`
@@ -222,6 +225,19 @@ type ClusterDataNode struct {
 	// LocalCnt and RemoteCnt are the node's split-brain counters.
 	LocalCnt  uint64 `json:"localcnt"`
 	RemoteCnt uint64 `json:"remotecnt"`
+}
+
+// LocalLease is a clustered primary's view of its lease, timed on its
+// own clock.
+type LocalLease struct {
+	// DurationMS is the lease's length in milliseconds.
+	DurationMS int64 `json:"duration_ms"`
+	// RemainingMS is how long the primary may still serve I/O without a
+	// renewal, in milliseconds; 0 once it may not.
+	RemainingMS int64 `json:"remaining_ms"`
+	// Deposed is set once the cluster refused the primary's renewal: a
+	// newer generation began and the node serves no I/O.
+	Deposed bool `json:"deposed,omitempty"`
 }
 
 // ClusterLease is the committed record of the primary's lease: who holds

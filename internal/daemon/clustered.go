@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strconv"
 
 	"github.com/hastio/hast/cluster"
+	"github.com/hastio/hast/fence"
 	"github.com/hastio/hast/internal/hastconf"
 	"github.com/hastio/hast/replicator"
 )
@@ -62,6 +64,7 @@ func newClusterMode(d *Daemon, cfg *hastconf.Config) (*clusterMode, error) {
 			return nil, fmt.Errorf("%w: %w", ErrCluster, err)
 		}
 		ccfg.Logger = c.log
+		ccfg.Failover = fence.FailoverConfig(cfg, c.log)
 		if c.node, err = cluster.NewNode(ccfg); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCluster, err)
 		}
@@ -156,4 +159,31 @@ func localRole(r cluster.Role) replicator.Role {
 		return replicator.RoleSecondary
 	}
 	return replicator.RoleInit
+}
+
+// startGate starts the fence of r's primary engine in generation gen:
+// its lease, renewed through the cluster, and its outdate-before-ack.
+// Its events run the exec hook: `fence NAME GENERATION` when the primary
+// stops serving I/O, `outdate NAME PEER GENERATION` when it commits its
+// peer outdated.
+func (c *clusterMode) startGate(r *resource, gen uint64) (*fence.Gate, error) {
+	peer := c.nodes[0]
+	if peer == c.self {
+		peer = c.nodes[1]
+	}
+	g := strconv.FormatUint(gen, 10)
+	return fence.Start(fence.Config{
+		Res: r.name, Node: c.self, Peer: peer, Generation: gen,
+		Lease: c.section.Lease, OnNoQuorum: fence.PolicyOf(c.section.OnNoQuorum),
+		Cluster: c.node, Logger: r.log,
+		OnEvent: func(ev fence.Event) {
+			switch ev {
+			case fence.EventOutdate:
+				c.d.hooks.enqueue(r.exec(), string(ev), r.name, peer, g)
+			default:
+				c.d.hooks.enqueue(r.exec(), string(ev), r.name, g)
+			}
+			c.reporter.poke()
+		},
+	})
 }

@@ -130,6 +130,9 @@ func (r *resource) report() control.ResourceStatus {
 	if r.w != nil {
 		es, ok = r.w.status()
 		st.Export, st.Device = r.w.export, r.w.device()
+		if g := r.w.fence; g != nil {
+			st.Lease = &control.LocalLease{DurationMS: g.Lease().Milliseconds(), RemainingMS: g.Remaining().Milliseconds(), Deposed: g.Deposed()}
+		}
 	}
 	if !ok {
 		st.ExtentSize, st.KeepDirty = providerGeometry(c.Local)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hastio/hast/cluster"
+	"github.com/hastio/hast/fence"
 	"github.com/hastio/hast/replicator"
 	"github.com/hastio/hast/replicator/wire"
 )
@@ -22,10 +23,10 @@ const reportTick = 250 * time.Millisecond
 // runs it, so commits happen one at a time, each bounded by the
 // resource's timeout.
 //
-// A primary that wrote while its secondary was away commits Outdate for
-// it promptly after the write was acknowledged, on its next look. Holding
-// the acknowledgement until that commit (outdate before ack) is the data
-// path's job, which comes with the fencing of the data path.
+// A primary's fence commits Outdate for its peer before it acknowledges
+// a write the peer did not take (outdate before ack); the reporter
+// commits it too for a primary that wrote alone, and commits
+// MarkUpToDate through the fence, which orders it with those writes.
 type reporter struct {
 	c    *clusterMode
 	kick chan struct{} // 1-buffered: look again now
@@ -106,6 +107,12 @@ func (rp *reporter) round() {
 			continue
 		}
 		for _, cmd := range cluster.Reports(rs, rp.c.self, rp.observation(r.name, v)) {
+			if _, ok := cmd.(cluster.MarkUpToDate); ok && v.fence != nil {
+				if !rp.upToDate(r, v) {
+					return
+				}
+				continue
+			}
 			if !rp.commit(r, cmd) {
 				return
 			}
@@ -152,6 +159,29 @@ func (rp *reporter) commit(r *resource, cmd cluster.Command) bool {
 		return true
 	}
 	return err == nil
+}
+
+// upToDate commits the peer of r's primary up to date through the
+// primary's fence, which orders it with the writes the peer misses; it
+// returns false when the commit failed for another reason than a refusal
+// or a peer no longer in sync.
+func (rp *reporter) upToDate(r *resource, v engineView) bool {
+	ctx, cancel := context.WithTimeout(rp.c.ctx, r.waitLimit())
+	defer cancel()
+	err := v.fence.PeerUpToDate(ctx, v.inSync)
+	var refused *cluster.RefusedError
+	switch {
+	case err == nil:
+		r.log.Info("committed the peer up to date", "generation", v.fence.Generation())
+		return true
+	case errors.Is(err, fence.ErrNotInSync), errors.Is(err, fence.ErrDeposed), errors.Is(err, fence.ErrClosed), errors.As(err, &refused):
+		r.log.Debug("peer not committed up to date", "reason", err)
+		return true
+	}
+	if rp.c.ctx.Err() == nil {
+		r.log.Warn("cannot commit the peer up to date", "err", err)
+	}
+	return false
 }
 
 // apply commits cmd, bounded by r's timeout, and logs the outcome.

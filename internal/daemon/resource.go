@@ -3,10 +3,12 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/hastio/hast/cluster"
+	"github.com/hastio/hast/fence"
 	"github.com/hastio/hast/internal/control"
 	"github.com/hastio/hast/internal/hastconf"
 	"github.com/hastio/hast/replicator"
@@ -24,6 +26,10 @@ type resource struct {
 	done     chan struct{} // closed when the owner goroutine exits
 	execPath atomic.Pointer[string]
 	timeout  atomic.Int64 // the configured timeout, in nanoseconds
+	// knownGen is, in clustered mode, the newest generation of the
+	// resource the agent has seen committed: the secondary refuses
+	// requests of older ones.
+	knownGen atomic.Uint64
 
 	// Owned by the goroutine running run.
 	cfg  *hastconf.Resource
@@ -89,6 +95,11 @@ type engineView struct {
 	seq  uint64
 	st   replicator.Status
 	ok   bool // an engine runs; st is its status
+
+	// A clustered primary's fence, and a func telling whether its peer
+	// holds every write now; nil otherwise.
+	fence  *fence.Gate
+	inSync func() bool
 }
 
 // admission answers an admitRequest: the resource's configuration and
@@ -159,6 +170,12 @@ func (r *resource) status() (st control.ResourceStatus, ok bool) {
 // assign runs the role the cluster committed for this node. It fails with
 // ErrUnknownResource if the resource is gone.
 func (r *resource) assign(want cluster.Assignment, force bool) error {
+	for {
+		known := r.knownGen.Load()
+		if want.Generation <= known || r.knownGen.CompareAndSwap(known, want.Generation) {
+			break
+		}
+	}
 	req := assignRequest{want: want, force: force, reply: make(chan error, 1)}
 	if !r.send(req) {
 		return fmt.Errorf("resource %s: %w", r.name, ErrUnknownResource)
@@ -275,11 +292,18 @@ func (r *resource) changeRole(role replicator.Role, force bool) roleResult {
 func (r *resource) runAssignment(want cluster.Assignment, force bool) error {
 	have := cluster.Running{Role: clusterRole(r.role), Generation: r.gen}
 	for _, step := range cluster.Steps(want, have) {
-		if res := r.changeRole(localRole(step), force); res.err != nil {
-			return res.err
-		}
 		if step == cluster.RolePrimary {
 			r.gen = want.Generation
+		}
+		old := r.role
+		res := r.changeRole(localRole(step), force)
+		switch gen := strconv.FormatUint(want.Generation, 10); {
+		case res.err != nil:
+			return res.err
+		case r.role == replicator.RolePrimary && old != replicator.RolePrimary:
+			r.d.hooks.enqueue(r.exec(), "promote", r.name, gen)
+		case old == replicator.RolePrimary && r.role != replicator.RolePrimary:
+			r.d.hooks.enqueue(r.exec(), "demote", r.name, gen)
 		}
 	}
 	return nil
@@ -290,6 +314,9 @@ func (r *resource) view() engineView {
 	v := engineView{role: r.role, gen: r.gen, seq: r.seq}
 	if r.w != nil {
 		v.st, v.ok = r.w.status()
+		if r.w.fence != nil {
+			v.fence, v.inSync = r.w.fence, r.w.peerInSync
+		}
 	}
 	return v
 }
@@ -309,7 +336,12 @@ func (r *resource) startWorker(role replicator.Role) error {
 
 // spec describes the current configuration to a worker.
 func (r *resource) spec() workerSpec {
-	return workerSpec{res: r.cfg, node: r.node, log: r.log, emit: r.emit, tls: r.d.replicationTLS()}
+	s := workerSpec{res: r.cfg, node: r.node, log: r.log, emit: r.emit, tls: r.d.replicationTLS()}
+	if c := r.d.clustered; c != nil {
+		s.gen, s.minGen = r.gen, r.knownGen.Load
+		s.startGate = func(gen uint64) (*fence.Gate, error) { return c.startGate(r, gen) }
+	}
+	return s
 }
 
 // emit runs the exec hook for an engine event and, in clustered mode,

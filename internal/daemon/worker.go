@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hastio/hast/fence"
 	"github.com/hastio/hast/ggate"
 	"github.com/hastio/hast/internal/hastconf"
 	"github.com/hastio/hast/replicator"
@@ -42,6 +43,9 @@ type worker struct {
 	sec     *replicator.Secondary
 	serving sync.WaitGroup
 
+	// Clustered primary: the fence of its generation; nil otherwise.
+	fence *fence.Gate
+
 	// Engine events wait at the gate until the owner has queued the role
 	// hook, so hooks see `role` before the `connect` of the new role; on a
 	// failed start they are dropped.
@@ -57,6 +61,13 @@ type workerSpec struct {
 	log  *slog.Logger
 	emit func(replicator.Event) // where released engine events go
 	tls  *replicationTLS        // secures the link to the secondary; nil for plain TCP
+
+	// Clustered mode: the generation a primary runs in, the fence it
+	// starts for it, and the newest generation a secondary knows. All
+	// zero in classic mode.
+	gen       uint64
+	startGate func(gen uint64) (*fence.Gate, error)
+	minGen    func() uint64
 }
 
 // startWorker opens and locks the provider and starts the role's engine;
@@ -72,7 +83,13 @@ func startWorker(role replicator.Role, spec workerSpec) (*worker, error) {
 	w.disk = disk
 	switch role {
 	case replicator.RolePrimary:
-		p, err := replicator.NewPrimary(w.engineConfig(spec))
+		if spec.startGate != nil {
+			if w.fence, err = spec.startGate(spec.gen); err != nil {
+				w.stop(0)
+				return nil, fmt.Errorf("resource %s: %w", res.Name, err)
+			}
+		}
+		p, err := replicator.NewPrimary(w.engineConfigFor(spec))
 		if err != nil {
 			w.stop(0)
 			return nil, err
@@ -87,7 +104,7 @@ func startWorker(role replicator.Role, spec workerSpec) (*worker, error) {
 			return nil, fmt.Errorf("resource %s: %w", res.Name, err)
 		}
 	case replicator.RoleSecondary:
-		cfg := w.engineConfig(spec)
+		cfg := w.engineConfigFor(spec)
 		cfg.Dial = nil
 		s, err := replicator.NewSecondary(cfg)
 		if err != nil {
@@ -138,6 +155,7 @@ func (w *worker) engineConfig(spec workerSpec) replicator.Config {
 		MetaFlush:   res.MetaFlush,
 		SyncRate:    res.SyncRate,
 		Logger:      spec.log,
+		Generation:  spec.gen,
 		OnEvent: func(ev replicator.Event) {
 			<-w.gate
 			if w.deliver.Load() {
@@ -145,6 +163,17 @@ func (w *worker) engineConfig(spec workerSpec) replicator.Config {
 			}
 		},
 	}
+}
+
+// engineConfigFor is engineConfig with the fence and the generation
+// checks of clustered mode.
+func (w *worker) engineConfigFor(spec workerSpec) replicator.Config {
+	cfg := w.engineConfig(spec)
+	if w.fence != nil {
+		cfg.Fence = w.fence
+	}
+	cfg.MinGeneration = spec.minGen
+	return cfg
 }
 
 // openGate lets engine events through (deliver) or drops them.
@@ -262,7 +291,7 @@ func listenNBD(a hastconf.Addr, export string) (net.Listener, string, error) {
 // fails until the worker is stopped.
 func (w *worker) restartEngine(spec workerSpec) error {
 	return w.dev.replace(func() (*replicator.Primary, error) {
-		return replicator.NewPrimary(w.engineConfig(spec))
+		return replicator.NewPrimary(w.engineConfigFor(spec))
 	})
 }
 
@@ -277,6 +306,18 @@ func (w *worker) status() (replicator.Status, bool) {
 		return w.sec.Status(), true
 	}
 	return replicator.Status{}, false
+}
+
+// peerInSync reports whether a primary's peer holds every write now: it
+// is connected and nothing is left to synchronize. It is safe to call
+// from any goroutine.
+func (w *worker) peerInSync() bool {
+	p := w.dev.current()
+	if p == nil {
+		return false
+	}
+	st := p.Status()
+	return st.Connected && st.PeerState == "uptodate"
 }
 
 // admit registers a connection the secondary is about to serve; the
@@ -310,6 +351,9 @@ func (w *worker) stop(timeout time.Duration) error {
 		if p := w.dev.detach(); p != nil {
 			errs = append(errs, p.Close())
 		}
+	}
+	if w.fence != nil {
+		w.fence.Close()
 	}
 	if w.sec != nil {
 		errs = append(errs, w.sec.Close())

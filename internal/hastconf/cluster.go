@@ -13,13 +13,18 @@ import (
 type Cluster struct {
 	// Failover enables automatic failover (`failover on|off`, default on).
 	Failover bool
-	// Lease is the primary's lease (`lease`, a Go duration, default 3s).
+	// Lease is the primary's lease (`lease`, a Go duration; default
+	// DefaultLease, or DefaultFastLease with profile fast).
 	Lease time.Duration
 	// OnNoQuorum is what the primary does with I/O when its lease cannot be
 	// renewed (`on-no-quorum suspend|error`, default suspend).
 	OnNoQuorum OnNoQuorum
 	// Profile names the timing profile: "lan" (default) or "fast".
 	Profile string
+	// FenceAgent is the program the failover controller runs before it
+	// promotes a node (`fence-agent PATH`), as `PATH resource deposed
+	// promoted`; the promotion waits for it to exit 0. Empty for none.
+	FenceAgent string
 	// TLSCert, TLSKey and TLSCA are the paths of this host's certificate,
 	// its key and the CA certificate for mutual TLS; all three or none.
 	TLSCert, TLSKey, TLSCA string
@@ -74,7 +79,6 @@ func (p *fileParser) clusterSection(kw token) {
 	open := p.openBrace()
 	c := &Cluster{
 		Failover:   true,
-		Lease:      DefaultLease,
 		OnNoQuorum: OnNoQuorumSuspend,
 		Profile:    DefaultProfile,
 		Line:       kw.line,
@@ -87,6 +91,12 @@ func (p *fileParser) clusterSection(kw token) {
 		t := p.next()
 		if t.kind == tokClose {
 			c.closeLine = t.line
+			if c.Lease == 0 {
+				c.Lease = DefaultLease
+				if c.Profile == "fast" {
+					c.Lease = DefaultFastLease
+				}
+			}
 			p.checkCluster(c, t, tls)
 			p.cluster = c
 			return
@@ -127,6 +137,8 @@ func (p *fileParser) clusterSection(kw token) {
 				panic(p.errorf(v, "syntax error: profile must be lan or fast"))
 			}
 			c.Profile = v.text
+		case "fence-agent":
+			c.FenceAgent = p.clusterPath(t.text)
 		case "tls-cert":
 			c.TLSCert = p.clusterPath(t.text)
 			tls = append(tls, t)

@@ -105,6 +105,9 @@ func TestClusterSettings(t *testing.T) {
 		{"failover off", "failover off", func(c *Cluster) bool { return !c.Failover }},
 		{"lease ms", "lease 1500ms", func(c *Cluster) bool { return c.Lease == 1500*time.Millisecond }},
 		{"lease compound", "lease 1m30s", func(c *Cluster) bool { return c.Lease == 90*time.Second }},
+		{"fast lease", "profile fast", func(c *Cluster) bool { return c.Lease == DefaultFastLease }},
+		{"fast profile, lease given", "profile fast\n\tlease 2s", func(c *Cluster) bool { return c.Lease == 2*time.Second }},
+		{"fence agent", "fence-agent /usr/local/sbin/ipmi-off", func(c *Cluster) bool { return c.FenceAgent == "/usr/local/sbin/ipmi-off" }},
 		{"on-no-quorum error", "on-no-quorum error", func(c *Cluster) bool { return c.OnNoQuorum == OnNoQuorumError }},
 		{"profile fast", "profile fast", func(c *Cluster) bool { return c.Profile == "fast" }},
 		{"numeric 24-byte key", "gossip-key 012345678901234567890123456789012345678901234567", func(c *Cluster) bool {
