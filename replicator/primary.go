@@ -321,17 +321,38 @@ func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error
 	switch {
 	case len(ops) == 0 || p.cfg.Replication == wire.ReplicationFullsync || lerr != nil:
 		finish()
-		return <-acked
+		if err := <-acked; err != nil {
+			return err
+		}
+		return p.admitAck()
 	case p.cfg.Replication == wire.ReplicationMemsync:
 		rerr := waitOps(ops, func(op *remoteOp) <-chan struct{} { return op.received })
 		if rerr != nil {
 			finish()
-			return <-acked
+			if err := <-acked; err != nil {
+				return err
+			}
+			return p.admitAck()
 		}
 	default: // async: the payload must have left before the caller reuses it
 		waitOps(ops, func(op *remoteOp) <-chan struct{} { return op.sent })
 	}
 	go finish()
+	return p.admitAck()
+}
+
+// admitAck asks the fence, if any, once more before a write is
+// acknowledged: a primary paused past its lease (SIGSTOP, a stalled VM)
+// acknowledges nothing when it resumes, even a write that completed
+// before the pause. Such a write is on both nodes; the client sees it
+// fail, which a write whose outcome it cannot know may do.
+func (p *Primary) admitAck() error {
+	if p.cfg.Fence == nil {
+		return nil
+	}
+	if err := p.cfg.Fence.Admit(p.ctx); err != nil {
+		return fmt.Errorf("resource %s: lease lost before the write was acknowledged: %w: %w", p.cfg.Name, err, syscall.EIO)
+	}
 	return nil
 }
 
