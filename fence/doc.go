@@ -11,7 +11,10 @@
 //     controller promotes the peer only after it has seen no renewal for
 //     lease + margin on its own clock, so the two never serve at once.
 //     A renewal refused because the generation moved on deposes the gate
-//     for good: the node learns it is no longer primary.
+//     for good: the node learns it is no longer primary. One refused
+//     because the node was demoted in its own generation (a switchover's
+//     first step) ends the renewals: the engine, being stopped, may still
+//     flush for what is left of the lease.
 //   - It answers [Gate.Admit], which the engine calls before it serves a
 //     request. Without a valid lease the request waits for a renewal
 //     (on-no-quorum suspend) or fails at once (on-no-quorum error); once

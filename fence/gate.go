@@ -89,6 +89,7 @@ type Gate struct {
 
 	validUntil atomic.Int64 // nanoseconds after base; 0 before the first renewal
 	lapsed     atomic.Bool  // Admit found the lease over and reported it
+	demoted    atomic.Bool  // a renewal was refused: primary no more, same generation
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when the lease, deposed or closed change
@@ -243,7 +244,7 @@ func (g *Gate) PeerMissed(ctx context.Context) error {
 			g.emit(EventOutdate)
 			return nil
 		}
-		if g.Deposed() || ctx.Err() != nil {
+		if g.Deposed() || g.demoted.Load() || ctx.Err() != nil {
 			return err
 		}
 		if g.cfg.OnNoQuorum == Error && !g.valid() {
@@ -284,7 +285,16 @@ func (g *Gate) commit(ctx context.Context, cmd cluster.Command) error {
 	stop := context.AfterFunc(g.ctx, cancel)
 	defer stop()
 	_, err := g.cfg.Cluster.Apply(ctx, cmd)
-	if err != nil && deposes(err) {
+	switch {
+	case err != nil && errors.Is(err, cluster.ErrNotPrimary):
+		// Demoted in the same generation (hastctl role secondary, the
+		// first step of a switchover): the agent is stopping this
+		// engine, which may flush what it holds while its lease lasts.
+		if g.demoted.CompareAndSwap(false, true) {
+			g.log.Warn("demoted: no more lease renewals; I/O is served until the lease ends or the role changes", "resource", g.cfg.Res, "generation", g.cfg.Generation)
+		}
+		return fmt.Errorf("resource %s: commit %s: %w", g.cfg.Res, cmd.Type(), err)
+	case err != nil && deposes(err):
 		g.depose(err)
 		return g.err()
 	}
@@ -296,8 +306,7 @@ func (g *Gate) commit(ctx context.Context, cmd cluster.Command) error {
 
 // deposes reports whether a refusal means the gate's generation is over.
 func deposes(err error) bool {
-	return errors.Is(err, cluster.ErrStaleGeneration) || errors.Is(err, cluster.ErrNotPrimary) ||
-		errors.Is(err, cluster.ErrUnknownResource) || errors.Is(err, cluster.ErrUnknownNode)
+	return errors.Is(err, cluster.ErrStaleGeneration) || errors.Is(err, cluster.ErrUnknownResource) || errors.Is(err, cluster.ErrUnknownNode)
 }
 
 // depose marks the gate deposed for good and wakes every waiter.
@@ -331,7 +340,7 @@ func (g *Gate) renewLoop() {
 		switch {
 		case g.ctx.Err() != nil:
 			return
-		case g.Deposed():
+		case g.Deposed(), g.demoted.Load():
 			return
 		case err == nil:
 			g.extend(sent + g.cfg.Lease - g.margin)

@@ -435,3 +435,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestDemotedServesOutItsLease: a renewal refused because the node was
+// demoted in its own generation stops the renewals without failing I/O
+// at once, so that the stopping engine can flush; the lease then ends.
+func TestDemotedServesOutItsLease(t *testing.T) {
+	g, clk, fc := startGate(t, Error)
+	fc.next(t)
+	waitFor(t, "the lease", func() bool { return admitNow(g) == nil })
+	fc.setAnswer(func(cluster.Command) error {
+		return &cluster.RefusedError{Code: cluster.CodeNotPrimary, Message: "not primary at generation 3"}
+	})
+	clk.waitTimer(t)
+	clk.advance(time.Second)
+	fc.next(t)
+	if err := admitNow(g); err != nil {
+		t.Fatalf("admit right after the demotion: %v", err)
+	}
+	if err := g.PeerMissed(context.Background()); err == nil {
+		t.Fatal("a demoted primary acknowledged a write its peer lacks")
+	}
+	clk.advance(2 * time.Second)
+	if err := admitNow(g); !errors.Is(err, ErrNoLease) {
+		t.Fatalf("admit after the demoted lease ended: %v", err)
+	}
+	if g.Deposed() {
+		t.Fatal("a demotion in the same generation deposed the gate")
+	}
+	if n := fc.count(cluster.TypeRenewLease); n != 2 {
+		t.Fatalf("%d renewals, want none after the demotion", n)
+	}
+}
