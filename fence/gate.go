@@ -44,8 +44,9 @@ type Event string
 
 // Events.
 const (
-	// EventFence: the primary stopped serving I/O because its lease
-	// lapsed or it was deposed.
+	// EventFence: the cluster deposed the primary: a newer generation
+	// began, and it serves no I/O any more. A lease that merely lapses
+	// (the cluster out of reach for a while) is only logged.
 	EventFence Event = "fence"
 	// EventOutdate: the primary committed its peer outdated.
 	EventOutdate Event = "outdate"
@@ -206,8 +207,7 @@ func (g *Gate) Admit(ctx context.Context) error {
 			return nil
 		}
 		if g.lapsed.CompareAndSwap(false, true) {
-			g.log.Warn("lease over: I/O suspended until it is renewed", "resource", g.cfg.Res, "generation", g.cfg.Generation, "on-no-quorum", g.cfg.OnNoQuorum.String())
-			g.emit(EventFence)
+			g.log.Warn("lease over: I/O waits for a renewal or fails, as on-no-quorum says", "resource", g.cfg.Res, "generation", g.cfg.Generation, "on-no-quorum", g.cfg.OnNoQuorum.String())
 		}
 		if g.cfg.OnNoQuorum == Error {
 			return fmt.Errorf("resource %s: %w", g.cfg.Res, ErrNoLease)

@@ -138,7 +138,12 @@ func (b *bench) fio(uri string, j job) (iops, mibps float64, err error) {
 // background starts a process whose output goes to a log file and returns
 // a function that stops it.
 func (b *bench) background(name string, args ...string) (func(), error) {
-	logf, err := os.Create(filepath.Join(b.dir, filepath.Base(name)+".log"))
+	return b.backgroundLog(filepath.Base(name)+".log", name, args...)
+}
+
+// backgroundLog is background with the log file named logName.
+func (b *bench) backgroundLog(logName, name string, args ...string) (func(), error) {
+	logf, err := os.Create(filepath.Join(b.dir, logName))
 	if err != nil {
 		return nil, err
 	}
@@ -228,8 +233,8 @@ func (b *bench) startQuorum() (string, func(), error) {
 }
 
 // report renders the results as a Markdown table with the ratios the
-// targets are stated in.
-func report(rs []result) string {
+// targets are stated in, then the failover times.
+func report(rs []result, fos []failoverResult) string {
 	var b strings.Builder
 	b.WriteString("| server | 4 KiB rand write QD32 (IOPS) | 1 MiB seq write QD8 (MiB/s) |\n|---|---|---|\n")
 	for _, r := range rs {
@@ -239,6 +244,17 @@ func report(rs []result) string {
 		h, single, quorum := rs[0], rs[1], rs[2]
 		fmt.Fprintf(&b, "\nhast / qemu quorum: %.2fx IOPS, %.2fx MiB/s (target at least 1.2x)\n", h.iops/quorum.iops, h.mibps/quorum.mibps)
 		fmt.Fprintf(&b, "hast / qemu-nbd:    %.2fx IOPS, %.2fx MiB/s (target at least 0.7x)\n", h.iops/single.iops, h.mibps/single.mibps)
+	}
+	if len(fos) > 0 {
+		fmt.Fprintf(&b, "\n| profile (lease) | failover, kill -9 to first write acknowledged by the new primary: median of %d | min | max | target |\n|---|---|---|---|---|\n", failoverRuns)
+		for _, fo := range fos {
+			target, lease := "2 s", "1 s"
+			if fo.profile == "fast" {
+				target, lease = "1 s", "400 ms"
+			}
+			fmt.Fprintf(&b, "| %s (%s) | %v | %v | %v | under %s |\n", fo.profile, lease,
+				fo.median().Round(time.Millisecond), fo.times[0].Round(time.Millisecond), fo.times[len(fo.times)-1].Round(time.Millisecond), target)
+		}
 	}
 	return b.String()
 }

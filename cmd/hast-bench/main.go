@@ -12,6 +12,11 @@
 // depth 32 (IOPS) and 1 MiB sequential writes at queue depth 8 (MiB/s).
 // Every server uses the page cache, as hastd does.
 //
+// Then the failover time, for the lan and fast timing profiles: two
+// clustered hastd and hast-witness on 127.0.0.11-.13, the primary killed
+// with SIGKILL under writes, and the time to the first write the new
+// primary acknowledges, ten times each.
+//
 //	hast-bench [-bin DIR] [-dir DIR] [-size SIZE] [-runtime DURATION]
 package main
 
@@ -65,6 +70,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hast-bench: %v\n", err)
 		return 70
 	}
-	fmt.Fprint(stdout, report(results))
+	var fos []failoverResult
+	for _, profile := range []string{"lan", "fast"} {
+		fmt.Fprintf(stderr, "== failover, profile %s\n", profile)
+		fo, err := b.measureFailover(profile)
+		if err != nil {
+			fmt.Fprintf(stderr, "hast-bench: %v\n", err)
+			return 70
+		}
+		fos = append(fos, fo)
+	}
+	fmt.Fprint(stdout, report(results, fos))
 	return 0
 }
