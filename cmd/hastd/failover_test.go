@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -210,6 +211,13 @@ func (f *failoverCluster) checkHealed(hist *workload.History, primary string) {
 		f.t.Fatalf("after healing, on %s: %v", primary, err)
 	}
 	if err := hist.CheckReads(); err != nil {
+		f.t.Fatal(err)
+	}
+	html := filepath.Join(os.TempDir(), fmt.Sprintf("hast-%s-%d.html", f.t.Name(), time.Now().UnixNano()))
+	if err := hist.CheckLinearizable(func(block int) ([]byte, error) {
+		b := make([]byte, workload.BlockSize)
+		return b, c.ReadAt(ctx, b, int64(block)*workload.BlockSize)
+	}, time.Minute, html); err != nil {
 		f.t.Fatal(err)
 	}
 	f.waitFor("identical replicas", func() bool { return f.sameReplicas() == nil })

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -34,11 +33,6 @@ func TestSwitchoverUnderWriteLoad(t *testing.T) {
 	for _, node := range []string{"hasta", "hastb"} {
 		if hist.Acked(node) == 0 {
 			t.Fatalf("%s acknowledged nothing: %s", node, hist.Summary())
-		}
-	}
-	for _, op := range hist.Ops {
-		if op.Outcome.String() == "failed" && strings.Contains(op.Err.Error(), "lease") {
-			t.Errorf("a switchover let the lease fail a request: %v", op)
 		}
 	}
 	f.checkHealed(hist, "hasta")
