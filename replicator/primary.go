@@ -282,7 +282,8 @@ func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error
 		return err
 	}
 	var ops []*remoteOp
-	if pr := p.peer.Load(); pr != nil {
+	pr := p.peer.Load()
+	if pr != nil {
 		flags := wire.RequestFlags(0)
 		if p.cfg.Replication == wire.ReplicationMemsync {
 			flags |= wire.FlagMemsync
@@ -310,6 +311,12 @@ func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error
 		rerr := waitOps(ops, func(op *remoteOp) <-chan struct{} { return op.done })
 		if len(ops) == 0 {
 			rerr = ErrNotConnected
+		}
+		if rerr != nil && pr != nil && !errors.Is(rerr, ErrNotConnected) {
+			// As HAST does, a secondary that failed a write is
+			// disconnected: the reconnection resynchronizes the extents
+			// it lacks.
+			pr.kill(fmt.Errorf("the secondary failed a %s at %d+%d: %w", cmd, off, length, rerr))
 		}
 		err := p.writeComplete(off, length, lerr, rerr)
 		if rerr != nil && err == nil && lerr == nil {

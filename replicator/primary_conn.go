@@ -25,15 +25,21 @@ func (p *Primary) connectLoop() {
 	for {
 		err := p.connect()
 		if err == nil {
-			backoff = minBackoff
 			lastErr = ""
+			since := time.Now()
 			p.serveConnection()
 			select {
 			case <-p.stop:
 				return
 			default:
 			}
-			continue
+			if time.Since(since) > maxBackoff {
+				backoff = minBackoff
+				continue
+			}
+			// A connection that failed soon (a secondary whose disk
+			// fails every write) is not retried at once.
+			err = errors.New("the connection to the secondary failed soon after it was made")
 		}
 		if msg := err.Error(); msg != lastErr {
 			p.log.Warn("cannot connect to the secondary", "err", err)

@@ -120,6 +120,9 @@ func (p *Primary) synchronize(pr *peer) {
 			p.sync.end()
 			p.log.Warn("synchronization interrupted", "synchronized", p.sync.done.Load(), "err", err)
 			p.ev.emit(EventSyncIntr)
+			// The connection may still live (the secondary's disk failed
+			// a write): drop it, so that the next one synchronizes again.
+			pr.kill(fmt.Errorf("synchronization interrupted: %w", err))
 			return
 		}
 		total += uint64(len(exts)) * extentSize

@@ -107,6 +107,7 @@ type pair struct {
 	dir, conf      string
 	port           int
 	hastd, hastctl string
+	env            []string // added to hastd's environment
 }
 
 // newPair writes the configuration and two 8 MiB providers.
@@ -171,6 +172,7 @@ func (p *pair) start(node string) *hastdProc {
 	p.t.Helper()
 	d := &hastdProc{logs: &lockedWriter{}, done: make(chan struct{})}
 	d.cmd = exec.Command(p.hastd, "-F", "-d", "-c", p.conf, "-n", node)
+	d.cmd.Env = append(os.Environ(), p.env...)
 	d.cmd.Stderr = d.logs
 	if err := d.cmd.Start(); err != nil {
 		p.t.Fatal(err)

@@ -19,6 +19,12 @@ import (
 	"github.com/hastio/hast/replicator/wire"
 )
 
+// FaultsEnv names the environment variable that turns on disk fault
+// injection, for fault-injection tests only: when it names a directory,
+// each resource's provider fails or stalls as the file NODE.NAME.faults
+// there says (replicator.FaultyBackend).
+const FaultsEnv = "HASTD_FAULTS"
+
 // DefaultStopTimeout bounds how long a primary leaving its role waits for
 // its NBD clients' requests before closing their connections.
 const DefaultStopTimeout = 10 * time.Second
@@ -30,7 +36,10 @@ const DefaultStopTimeout = 10 * time.Second
 type worker struct {
 	role replicator.Role
 	disk *replicator.Disk
-	log  *slog.Logger
+	// backend is what the engine uses: disk, or disk behind a
+	// replicator.FaultyBackend in fault-injection tests.
+	backend replicator.Backend
+	log     *slog.Logger
 
 	// Primary: the engine behind the NBD export.
 	dev     *liveDevice
@@ -80,7 +89,12 @@ func startWorker(role replicator.Role, spec workerSpec) (*worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resource %s: %w", res.Name, err)
 	}
-	w.disk = disk
+	w.disk, w.backend = disk, disk
+	if dir := os.Getenv(FaultsEnv); dir != "" {
+		path := filepath.Join(dir, spec.node+"."+res.Name+".faults")
+		spec.log.Warn("fault injection enabled: for testing only", "env", FaultsEnv, "file", path)
+		w.backend = replicator.NewFaultyBackend(disk, path)
+	}
 	switch role {
 	case replicator.RolePrimary:
 		if spec.startGate != nil {
@@ -146,7 +160,7 @@ func (w *worker) engineConfig(spec workerSpec) replicator.Config {
 	return replicator.Config{
 		Name:        res.Name,
 		Node:        spec.node,
-		Backend:     w.disk,
+		Backend:     w.backend,
 		Dial:        dialer(res, spec.tls),
 		Replication: wireReplication(res.Replication),
 		Checksum:    wireChecksum(res.Checksum),
