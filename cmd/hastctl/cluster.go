@@ -105,6 +105,9 @@ func clusterLines(c *control.ClusterStatus, r control.ResourceStatus) string {
 				n.Name, n.Role, n.Data, n.DataSince, n.LocalCnt, n.RemoteCnt, health(c, n.Name))
 		}
 		fmt.Fprintf(&b, "    lease: %s%s\n", lease(cr.Lease), localLease(r.Lease))
+		if cr.Failover != "" {
+			fmt.Fprintf(&b, "    failover: %s\n", cr.Failover)
+		}
 	}
 	if r.ClusterError != "" {
 		fmt.Fprintf(&b, "    this node: %s\n", r.ClusterError)

@@ -204,6 +204,9 @@ type ClusterResource struct {
 	Primary string `json:"primary,omitempty"`
 	// Nodes are the two data nodes.
 	Nodes []ClusterDataNode `json:"nodes,omitempty"`
+	// Failover says whether the resource fails over by itself, as this
+	// node's configuration says: "automatic", or "off" and why.
+	Failover string `json:"failover,omitempty"`
 	// Lease records the primary's lease renewals.
 	Lease ClusterLease `json:"lease"`
 	// Index is the log index of the last command that changed the

@@ -187,3 +187,16 @@ func (c *clusterMode) startGate(r *resource, gen uint64) (*fence.Gate, error) {
 		},
 	})
 }
+
+// failover describes whether a resource with the given replication mode
+// fails over by itself: hast.conf's failover setting, and never for
+// async, whose secondary may lack acknowledged writes.
+func (c *clusterMode) failover(replication string) string {
+	switch {
+	case !c.section.Failover:
+		return "off (failover off in the cluster section: promotion is left to the admin)"
+	case replication == hastconf.Async.String():
+		return "off (replication async: the secondary may lack acknowledged writes)"
+	}
+	return "automatic"
+}

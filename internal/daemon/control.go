@@ -38,6 +38,7 @@ func (d *Daemon) handleControl(ctx context.Context, req *control.Request) *contr
 				st, ok := r.status()
 				s := c.node.State()
 				st.Cluster, st.ClusterError = clusterResource(r.name, s), c.roleError(r.name, s)
+				st.Cluster.Failover = c.failover(st.Replication)
 				return st, ok
 			}
 		}
