@@ -371,6 +371,10 @@ func (p *Primary) peerMissed(off, length int64) error {
 	if p.cfg.Fence == nil {
 		return nil
 	}
+	if unsafeSkipOutdate {
+		go p.cfg.Fence.PeerMissed(p.ctx)
+		return nil
+	}
 	if err := p.cfg.Fence.PeerMissed(p.ctx); err != nil {
 		p.log.Error("write not acknowledged: the secondary lacks it and the cluster cannot record that", "offset", off, "length", length, "err", err)
 		return fmt.Errorf("resource %s: write at %d+%d reached only this node: %w: %w", p.cfg.Name, off, length, err, syscall.EIO)

@@ -1,0 +1,5 @@
+//go:build hast_unsafe_nooutdate
+
+package replicator
+
+func init() { unsafeSkipOutdate = true }
