@@ -3,7 +3,21 @@ GO       ?= go
 FUZZTIME ?= 60s
 BINARIES := hastd hastctl hast-witness
 
-.PHONY: all build test check fuzz bench demo clean
+# make install; DESTDIR is prepended to every installed path (staging).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+INSTALL    ?= install
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+RCDIR      ?= $(PREFIX)/etc/rc.d
+UNAME_S    := $(shell uname -s)
+MAN5       := man/hast.conf.5
+MAN8       := man/hastd.8 man/hastctl.8 man/hast-witness.8
+UNITS      := dist/systemd/hastd.service dist/systemd/hast-witness.service
+RCSCRIPTS  := dist/rc.d/hastd dist/rc.d/hast_witness
+
+.PHONY: all build test check fuzz bench demo clean install
 
 all: build
 
@@ -40,3 +54,26 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# The binaries into SBINDIR, the manual pages into MANDIR/man5 and man8,
+# and the service files, with /usr/local/sbin in them changed to SBINDIR:
+# the systemd units on Linux, the rc.d scripts on FreeBSD.
+install: build
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0755 $(addprefix bin/,$(BINARIES)) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+ifeq ($(UNAME_S),Linux)
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSTEMDDIR)
+	set -e; tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; for f in $(UNITS); do \
+		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' $$f >"$$tmp"; \
+		$(INSTALL) -m 0644 "$$tmp" $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$f); \
+	done
+endif
+ifeq ($(UNAME_S),FreeBSD)
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(RCDIR)
+	set -e; tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; for f in $(RCSCRIPTS); do \
+		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' $$f >"$$tmp"; \
+		$(INSTALL) -m 0755 "$$tmp" $(DESTDIR)$(RCDIR)/$$(basename $$f); \
+	done
+endif
