@@ -232,14 +232,20 @@ func (c SetRole) apply(m *machine, index uint64) Result {
 		return success(r, index, true)
 	}
 	var skipped []string
+	why := promotionBlocker(r, i, false)
 	if other.Role == RolePrimary {
 		msg := fmt.Sprintf("%s is primary at generation %d", other.Name, r.Generation)
-		if !c.Force {
+		switch {
+		case !c.Force && why != "":
+			// Both hold; the copy's state is what demoting the other
+			// would not cure, so it is the refusal's code.
+			return refusal(r, CodeNodeOutdated, "resource %s: cannot make %s primary: %s, and %s", r.Name, n.Name, why, msg)
+		case !c.Force:
 			return refusal(r, CodeOtherPrimary, "resource %s: cannot make %s primary: %s", r.Name, n.Name, msg)
 		}
 		skipped = append(skipped, msg)
 	}
-	if why := promotionBlocker(r, i, false); why != "" {
+	if why != "" {
 		if !c.Force {
 			return refusal(r, CodeNodeOutdated, "resource %s: cannot make %s primary: %s", r.Name, n.Name, why)
 		}

@@ -167,12 +167,13 @@ func (p *clusterPair) ctlFails(status int, node string, args ...string) string {
 // appliedRE finds the applied index and the resources in hastctl cluster.
 var appliedRE = regexp.MustCompile(`applied index (\d+)\n`)
 
-// sameLog waits until the three nodes have applied the same log index and
-// report the same committed state of r0, and returns that index.
+// sameLog waits until the three nodes report the same committed state of
+// r0 (generation and primary; the lease's renewals move on all the time)
+// and returns the lowest log index they have applied.
 func (p *clusterPair) sameLog() int {
 	p.t.Helper()
 	var index int
-	p.waitFor("the three nodes to apply the same log", func() bool {
+	p.waitFor("the three nodes to apply the same state", func() bool {
 		var first string
 		for i, node := range []string{"hasta", "hastb", "hastw"} {
 			out, status := p.ctl(node, "cluster")
@@ -181,13 +182,16 @@ func (p *clusterPair) sameLog() int {
 				return false
 			}
 			res := out[strings.Index(out, "resources:"):]
-			state := m[1] + "\n" + res
+			if cut := strings.Index(res, ", last change at index"); cut >= 0 {
+				res = res[:cut]
+			}
+			applied, _ := strconv.Atoi(m[1])
 			if i == 0 {
-				first = state
-				index, _ = strconv.Atoi(m[1])
-			} else if state != first {
+				first, index = res, applied
+			} else if res != first {
 				return false
 			}
+			index = min(index, applied)
 		}
 		return true
 	})
@@ -240,11 +244,17 @@ func TestClusterRolesWithRealProcesses(t *testing.T) {
 		t.Fatalf("applied index %d: the commits are missing", index)
 	}
 	status := p.mustCtl("hastb", "status", "r0")
-	for _, want := range []string{"Cluster\tleader ", "r0\tgeneration 1, primary hasta, lease hasta at generation 1, no renewal committed\n",
+	for _, want := range []string{"Cluster\tleader ", "r0\tgeneration 1, primary hasta, lease hasta at generation 1, ",
 		"\thasta primary, uptodate since generation 1, alive\n", "\thastb secondary, uptodate since generation 1, alive\n"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("hastctl status on hastb lacks %q:\n%s", want, status)
 		}
+	}
+	if !regexp.MustCompile(`lease hasta at generation 1, \d+ renewals, the last at index \d+\n`).MatchString(status) {
+		t.Errorf("hastctl status on hastb shows no lease renewal:\n%s", status)
+	}
+	if st := p.mustCtl("hasta", "status", "r0"); !regexp.MustCompile(`; \d+ms of this node's 400ms lease left\n`).MatchString(st) {
+		t.Errorf("hastctl status on the primary hasta shows no lease left:\n%s", st)
 	}
 	cl := p.mustCtl("hastw", "cluster")
 	for _, want := range []string{"node: hastw (", "voters:\n", "hasta  127.0.0.11:", "hastw  127.0.0.13:", "r0: generation 1, primary hasta"} {
