@@ -163,9 +163,9 @@ func localRole(r cluster.Role) replicator.Role {
 
 // startGate starts the fence of r's primary engine in generation gen:
 // its lease, renewed through the cluster, and its outdate-before-ack.
-// Its events run the exec hook: `fence NAME GENERATION` when the primary
-// stops serving I/O, `outdate NAME PEER GENERATION` when it commits its
-// peer outdated.
+// Its events run the exec hook: `fence NAME GENERATION` when it learns the
+// primary was deposed (unless the agent did first), `outdate NAME PEER
+// GENERATION` when it commits its peer outdated.
 func (c *clusterMode) startGate(r *resource, gen uint64) (*fence.Gate, error) {
 	peer := c.nodes[0]
 	if peer == c.self {
@@ -180,8 +180,8 @@ func (c *clusterMode) startGate(r *resource, gen uint64) (*fence.Gate, error) {
 			switch ev {
 			case fence.EventOutdate:
 				c.d.hooks.enqueue(r.exec(), string(ev), r.name, peer, g)
-			default:
-				c.d.hooks.enqueue(r.exec(), string(ev), r.name, g)
+			case fence.EventFence:
+				r.fenced(gen)
 			}
 			c.reporter.poke()
 		},

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -30,6 +31,10 @@ type resource struct {
 	// resource the agent has seen committed: the secondary refuses
 	// requests of older ones.
 	knownGen atomic.Uint64
+	// fencedGen is the last generation whose primary this node was
+	// told it was deposed from: the fence hook runs once for it, from
+	// the fence gate or the agent, whichever learns it first.
+	fencedGen atomic.Uint64
 
 	// Owned by the goroutine running run.
 	cfg  *hastconf.Resource
@@ -193,6 +198,26 @@ func (r *resource) observe() (v engineView, ok bool) {
 	return <-req.reply, true
 }
 
+// observeWithin is observe bounded by ctx: ok is false if the resource is
+// gone or its owner, busy, did not answer before ctx ended. A late answer
+// is dropped.
+func (r *resource) observeWithin(ctx context.Context) (v engineView, ok bool) {
+	req := observeRequest{reply: make(chan engineView, 1)}
+	select {
+	case r.reqs <- req:
+	case <-r.done:
+		return engineView{}, false
+	case <-ctx.Done():
+		return engineView{}, false
+	}
+	select {
+	case v = <-req.reply:
+		return v, true
+	case <-ctx.Done():
+		return engineView{}, false
+	}
+}
+
 // admit asks how to treat an incoming connection; ok is false if the
 // resource is gone.
 func (r *resource) admit() (a admission, ok bool) {
@@ -295,18 +320,31 @@ func (r *resource) runAssignment(want cluster.Assignment, force bool) error {
 		if step == cluster.RolePrimary {
 			r.gen = want.Generation
 		}
-		old := r.role
+		old, oldGen := r.role, r.gen
+		if old == replicator.RolePrimary && step != cluster.RolePrimary && want.Generation > oldGen {
+			// Another node became primary: this one was deposed.
+			r.fenced(oldGen)
+		}
 		res := r.changeRole(localRole(step), force)
-		switch gen := strconv.FormatUint(want.Generation, 10); {
+		switch {
 		case res.err != nil:
 			return res.err
 		case r.role == replicator.RolePrimary && old != replicator.RolePrimary:
-			r.d.hooks.enqueue(r.exec(), "promote", r.name, gen)
+			r.d.hooks.enqueue(r.exec(), "promote", r.name, strconv.FormatUint(want.Generation, 10))
 		case old == replicator.RolePrimary && r.role != replicator.RolePrimary:
-			r.d.hooks.enqueue(r.exec(), "demote", r.name, gen)
+			r.d.hooks.enqueue(r.exec(), "demote", r.name, strconv.FormatUint(oldGen, 10))
 		}
 	}
 	return nil
+}
+
+// fenced runs the fence hook for the primary of generation gen, once:
+// the fence gate and the agent may both learn the deposition. Any
+// goroutine may call it.
+func (r *resource) fenced(gen uint64) {
+	if r.fencedGen.Swap(gen) != gen {
+		r.d.hooks.enqueue(r.exec(), "fence", r.name, strconv.FormatUint(gen, 10))
+	}
 }
 
 // view describes the local role and engine to the cluster agent.
