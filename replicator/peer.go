@@ -260,7 +260,7 @@ func (p *peer) readResult(op *remoteOp, rep wire.Reply) error {
 		}
 		return fmt.Errorf("%s request at offset %d on the secondary: %w", op.req.Command, op.req.Offset, rep.Status.Err())
 	}
-	if op.req.Command != wire.CmdRead {
+	if op.req.Command != wire.CmdRead && op.req.Command != wire.CmdChecksum {
 		if n > 0 {
 			return fmt.Errorf("%w: reply to %s request %d carries data", errStream, op.req.Command, rep.ID)
 		}

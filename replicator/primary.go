@@ -51,6 +51,7 @@ type Primary struct {
 	ranges rangeLock
 	peer   atomic.Pointer[peer]
 	stats  stats
+	lat    latencies
 	sync   syncProgress
 
 	kick   chan struct{} // wakes the connection loop
@@ -135,6 +136,7 @@ func (p *Primary) ReadAt(b []byte, off int64) (int, error) {
 		return 0, err
 	}
 	p.stats.reads.Add(1)
+	defer p.lat.read.since(time.Now())
 	if len(b) == 0 {
 		return 0, nil
 	}
@@ -150,6 +152,7 @@ func (p *Primary) ReadAt(b []byte, off int64) (int, error) {
 	if err := p.admit(); err != nil {
 		return 0, err
 	}
+	p.stats.readBytes.Add(uint64(n))
 	return n, nil
 }
 
@@ -238,6 +241,7 @@ func (p *Primary) WriteAt(b []byte, off int64) (int, error) {
 		return 0, err
 	}
 	p.stats.writes.Add(1)
+	defer p.lat.write.since(time.Now())
 	if len(b) == 0 {
 		return 0, nil
 	}
@@ -245,6 +249,7 @@ func (p *Primary) WriteAt(b []byte, off int64) (int, error) {
 		p.stats.writeErrors.Add(1)
 		return 0, err
 	}
+	p.stats.writeBytes.Add(uint64(len(b)))
 	return len(b), nil
 }
 
@@ -256,6 +261,7 @@ func (p *Primary) Trim(off, length int64) error {
 		return err
 	}
 	p.stats.deletes.Add(1)
+	defer p.lat.trim.since(time.Now())
 	if length == 0 {
 		return nil
 	}
@@ -263,6 +269,7 @@ func (p *Primary) Trim(off, length int64) error {
 		p.stats.deleteErrors.Add(1)
 		return err
 	}
+	p.stats.deleteBytes.Add(uint64(length))
 	return nil
 }
 
@@ -396,10 +403,14 @@ func (p *Primary) WriteZeroes(off, length int64, noHole bool) error {
 	for done := int64(0); done < length; {
 		n := min(length-done, int64(len(zeroBuffer)))
 		p.stats.writes.Add(1)
-		if err := p.modify(wire.CmdWrite, off+done, n, zeroBuffer[:n]); err != nil {
+		start := time.Now()
+		err := p.modify(wire.CmdWrite, off+done, n, zeroBuffer[:n])
+		p.lat.write.since(start)
+		if err != nil {
 			p.stats.writeErrors.Add(1)
 			return err
 		}
+		p.stats.writeBytes.Add(uint64(n))
 		done += n
 	}
 	return nil
@@ -519,6 +530,7 @@ func (p *Primary) Flush() error {
 	default:
 	}
 	p.stats.flushes.Add(1)
+	defer p.lat.flush.since(time.Now())
 	if err := p.admit(); err != nil {
 		return err
 	}
@@ -559,7 +571,7 @@ func (p *Primary) Status() Status {
 		Dirty:      uint64(p.am.Dirty()) * uint64(p.md.ExtentSize),
 		ExtentSize: p.md.ExtentSize, KeepDirty: p.md.KeepDirty, DataSize: p.md.DataSize,
 		ResUID: p.md.ResUID, LocalCnt: p.md.LocalCnt, RemoteCnt: p.md.RemoteCnt,
-		Stats: p.stats.snapshot(),
+		Stats: p.stats.snapshot(), Latency: p.lat.snapshot(),
 	}
 	unsynced := uint64(p.am.Unsynced()) * uint64(p.md.ExtentSize)
 	src := p.src

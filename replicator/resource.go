@@ -150,11 +150,15 @@ var (
 	ErrNotConnected = errors.New("not connected to the peer")
 )
 
-// Stats are a resource's I/O counters, as hastctl list prints them.
+// Stats are a resource's I/O counters, as hastctl list prints them, plus
+// the bytes of the requests that succeeded.
 type Stats struct {
 	Reads, Writes, Deletes, Flushes                    uint64
 	ActivemapUpdates                                   uint64
 	ReadErrors, WriteErrors, DeleteErrors, FlushErrors uint64
+	// ReadBytes, WriteBytes and DeleteBytes add up the lengths of the
+	// reads, writes and trims that succeeded.
+	ReadBytes, WriteBytes, DeleteBytes uint64
 }
 
 // stats is the live, atomically updated form of Stats.
@@ -162,6 +166,7 @@ type stats struct {
 	reads, writes, deletes, flushes                    atomic.Uint64
 	activemapUpdates                                   atomic.Uint64
 	readErrors, writeErrors, deleteErrors, flushErrors atomic.Uint64
+	readBytes, writeBytes, deleteBytes                 atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
@@ -170,6 +175,7 @@ func (s *stats) snapshot() Stats {
 		ActivemapUpdates: s.activemapUpdates.Load(),
 		ReadErrors:       s.readErrors.Load(), WriteErrors: s.writeErrors.Load(),
 		DeleteErrors: s.deleteErrors.Load(), FlushErrors: s.flushErrors.Load(),
+		ReadBytes: s.readBytes.Load(), WriteBytes: s.writeBytes.Load(), DeleteBytes: s.deleteBytes.Load(),
 	}
 }
 
@@ -200,6 +206,9 @@ type Status struct {
 	LocalCnt   uint64
 	RemoteCnt  uint64
 	Stats      Stats
+	// Latency holds a primary's request latency histograms; zero on a
+	// secondary.
+	Latency Latency
 	// Pending is the number of requests waiting for the peer.
 	Pending int
 	// Sync is set while a synchronization runs.

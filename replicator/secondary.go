@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -348,6 +349,27 @@ func (s *Secondary) minGeneration() uint64 {
 	return s.cfg.MinGeneration()
 }
 
+// maxChecksumLen bounds the range of one checksum request.
+const maxChecksumLen = 64 << 20
+
+// checksumRange returns the SHA-256 of length bytes of disk at off, read
+// a MiB at a time.
+func checksumRange(disk Backend, off, length int64) ([wire.ChecksumSize]byte, error) {
+	h := sha256.New()
+	buf := make([]byte, min(length, 1<<20))
+	for done := int64(0); done < length; {
+		n := min(length-done, int64(len(buf)))
+		if _, err := disk.ReadAt(buf[:n], off+done); err != nil {
+			return [wire.ChecksumSize]byte{}, fmt.Errorf("read %d+%d: %w", off+done, n, err)
+		}
+		h.Write(buf[:n])
+		done += n
+	}
+	var sum [wire.ChecksumSize]byte
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
 // validate checks a request against the resource, as HAST's secondary
 // does, and refuses one from a deposed primary's generation.
 func (s *Secondary) validate(req *wire.Request, params wire.Params) wire.Status {
@@ -357,14 +379,15 @@ func (s *Secondary) validate(req *wire.Request, params wire.Params) wire.Status 
 	switch req.Command {
 	case wire.CmdFlush:
 		return wire.StatusOK
-	case wire.CmdRead, wire.CmdWrite, wire.CmdTrim:
+	case wire.CmdRead, wire.CmdWrite, wire.CmdTrim, wire.CmdChecksum:
 	default:
 		return wire.StatusENOTSUP
 	}
 	sector := uint64(s.sector)
 	switch {
 	case req.Length == 0,
-		req.Command != wire.CmdTrim && req.Length > uint64(params.MaxIO),
+		req.Command == wire.CmdChecksum && req.Length > maxChecksumLen,
+		req.Command != wire.CmdTrim && req.Command != wire.CmdChecksum && req.Length > uint64(params.MaxIO),
 		req.Offset%sector != 0, req.Length%sector != 0,
 		req.Offset > s.md.DataSize, req.Length > s.md.DataSize-req.Offset:
 		return wire.StatusEINVAL
@@ -413,21 +436,31 @@ func (s *Secondary) execute(j secRequest) secReply {
 			s.stats.readErrors.Add(1)
 		} else {
 			r.data = j.buf
+			s.stats.readBytes.Add(uint64(len(j.buf)))
 		}
 	case wire.CmdWrite:
 		s.stats.writes.Add(1)
 		if _, err = s.disk.WriteAt(j.buf, s.localOff+int64(req.Offset)); err != nil {
 			s.stats.writeErrors.Add(1)
+		} else {
+			s.stats.writeBytes.Add(uint64(len(j.buf)))
 		}
 	case wire.CmdTrim:
 		s.stats.deletes.Add(1)
 		if err = s.disk.Trim(s.localOff+int64(req.Offset), int64(req.Length)); err != nil {
 			s.stats.deleteErrors.Add(1)
+		} else {
+			s.stats.deleteBytes.Add(uint64(req.Length))
 		}
 	case wire.CmdFlush:
 		s.stats.flushes.Add(1)
 		if err = s.disk.Flush(); err != nil {
 			s.stats.flushErrors.Add(1)
+		}
+	case wire.CmdChecksum:
+		var sum [wire.ChecksumSize]byte
+		if sum, err = checksumRange(s.disk, s.localOff+int64(req.Offset), int64(req.Length)); err == nil {
+			r.data = sum[:]
 		}
 	}
 	if err != nil {

@@ -43,7 +43,7 @@ func TestRandomStreamsRoundTrip(t *testing.T) {
 			for range 150 {
 				req := Request{
 					ID:         ids.Next(),
-					Command:    Command(1 + r.IntN(6)),
+					Command:    Command(1 + r.IntN(7)),
 					Flags:      RequestFlags(r.IntN(8)),
 					Generation: r.Uint64(),
 					Offset:     r.Uint64(),
@@ -54,7 +54,7 @@ func TestRandomStreamsRoundTrip(t *testing.T) {
 				case CmdWrite:
 					payload = randomWritePayload(r)
 					req.Length = uint64(len(payload))
-				case 6:
+				case 7:
 					payload = randomPayload(r.IntN(100), r.Uint64())
 				}
 				if err := e.WriteRequest(&req, payload); err != nil {

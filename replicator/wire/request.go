@@ -22,7 +22,14 @@ const (
 	CmdFlush Command = 4
 	// CmdKeepalive does nothing; it keeps an idle connection alive.
 	CmdKeepalive Command = 5
+	// CmdChecksum asks for the SHA-256 of Length bytes at Offset; the
+	// reply carries the ChecksumSize-byte sum (hastctl verify). A
+	// secondary that does not know it answers StatusENOTSUP.
+	CmdChecksum Command = 6
 )
+
+// ChecksumSize is the size of a CmdChecksum reply's payload.
+const ChecksumSize = 32
 
 // String returns the command's name.
 func (c Command) String() string {
@@ -37,12 +44,14 @@ func (c Command) String() string {
 		return "flush"
 	case CmdKeepalive:
 		return "keepalive"
+	case CmdChecksum:
+		return "checksum"
 	}
 	return fmt.Sprintf("command %d", uint16(c))
 }
 
 // known reports whether c is a command of this protocol version.
-func (c Command) known() bool { return c >= CmdRead && c <= CmdKeepalive }
+func (c Command) known() bool { return c >= CmdRead && c <= CmdChecksum }
 
 // RequestFlags modify a request.
 type RequestFlags uint16

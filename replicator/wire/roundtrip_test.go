@@ -111,6 +111,7 @@ func TestRequestWithoutPayloadRoundTrip(t *testing.T) {
 		{ID: 2, Command: CmdTrim, Flags: FlagSync, Offset: 0, Length: 1 << 40},
 		{ID: 3, Command: CmdFlush},
 		{ID: 4, Command: CmdKeepalive, Generation: 1<<64 - 1},
+		{ID: 5, Command: CmdChecksum, Offset: 4 << 20, Length: 2 << 20},
 		{ID: 1<<64 - 1, Command: Command(77), Offset: 5, Length: 6},
 	}
 	for _, sum := range allChecksums {
