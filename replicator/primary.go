@@ -565,13 +565,17 @@ func newResUID() uint64 {
 
 // Status returns a snapshot of the resource.
 func (p *Primary) Status() Status {
+	// The histograms are read before the counters: a request is counted
+	// when it starts and observed when it ends, so each histogram's count
+	// never exceeds its counter.
+	lat := p.lat.snapshot()
 	p.mu.Lock()
 	st := Status{
 		Role:       RolePrimary,
 		Dirty:      uint64(p.am.Dirty()) * uint64(p.md.ExtentSize),
 		ExtentSize: p.md.ExtentSize, KeepDirty: p.md.KeepDirty, DataSize: p.md.DataSize,
 		ResUID: p.md.ResUID, LocalCnt: p.md.LocalCnt, RemoteCnt: p.md.RemoteCnt,
-		Stats: p.stats.snapshot(), Latency: p.lat.snapshot(),
+		Stats: p.stats.snapshot(), Latency: lat,
 	}
 	unsynced := uint64(p.am.Unsynced()) * uint64(p.md.ExtentSize)
 	src := p.src

@@ -206,8 +206,9 @@ type Status struct {
 	LocalCnt   uint64
 	RemoteCnt  uint64
 	Stats      Stats
-	// Latency holds a primary's request latency histograms; zero on a
-	// secondary.
+	// Latency holds a primary's request latency histograms, read before
+	// Stats so that no histogram counts more requests than its counter;
+	// zero on a secondary.
 	Latency Latency
 	// Pending is the number of requests waiting for the peer.
 	Pending int

@@ -7,15 +7,18 @@ import (
 	"time"
 
 	"github.com/hastio/hast/internal/control"
+	"github.com/hastio/hast/internal/sysexits"
 	"github.com/hastio/hast/internal/units"
 )
 
 // runList implements "hastctl list" and "hastctl status": both ask hastd
 // for the resources' state and print it in HAST's formats, plus in
-// clustered mode the cluster's committed state.
+// clustered mode the cluster's committed state. With -j both print the
+// same JSON document instead (statusJSON, docs/status-schema.json).
 func runList(cmd string, args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := newFlagSet(cmd, &o, stderr)
+	jsonOut := fs.Bool("j", false, "print JSON (docs/status-schema.json)")
 	if status := o.parse(fs, args, stderr); status != 0 {
 		return status
 	}
@@ -27,12 +30,18 @@ func runList(cmd string, args []string, stdout, stderr io.Writer) int {
 	if status != 0 {
 		return status
 	}
-	if cmd == "status" {
+	switch {
+	case *jsonOut:
+		if err := writeStatusJSON(stdout, newStatusJSON(cfg.Node, resp)); err != nil {
+			fmt.Fprintf(stderr, "hastctl: %v\n", err)
+			return sysexits.IOErr
+		}
+	case cmd == "status":
 		fmt.Fprint(stdout, formatStatus(resp.Resources))
 		if resp.Cluster != nil {
 			fmt.Fprint(stdout, clusterStatusLines(resp.Cluster, resp.Resources))
 		}
-	} else {
+	default:
 		fmt.Fprint(stdout, formatList(resp.Cluster, resp.Resources))
 	}
 	return resourceStatus(resp)

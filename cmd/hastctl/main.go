@@ -3,8 +3,8 @@
 //
 //	hastctl create [-d] [-c config] [-n node] [-e extentsize] [-k keepdirty] [-m mediasize] name ...
 //	hastctl role   [-d] [-f] [-c config] [-n node] <init | primary | secondary> all | name ...
-//	hastctl list   [-d] [-c config] [-n node] [all | name ...]
-//	hastctl status [-d] [-c config] [-n node] [all | name ...]
+//	hastctl list   [-d] [-j] [-c config] [-n node] [all | name ...]
+//	hastctl status [-d] [-j] [-c config] [-n node] [all | name ...]
 //	hastctl dump   [-d] [-c config] [-n node] [all | name ...]
 //	hastctl switchover [-d] [-c config] [-n node] all | name ...
 //	hastctl cluster [-d] [-c config] [-n node]
@@ -15,6 +15,11 @@
 // status add the cluster's committed state, switchover moves a primary to
 // the other data node, and cluster prints the Raft group and gossip
 // membership (on the witness, as hast-witness reports it).
+//
+// list -j and status -j print one JSON document instead, the same for
+// both, with a "schema_version" (1) and the layout docs/status-schema.json
+// describes (JSON Schema draft 2020-12): the resources, the names hastd
+// could not report, and in clustered mode the Raft group.
 package main
 
 import (
@@ -31,8 +36,8 @@ func main() {
 const usageText = `usage: hastctl create [-d] [-c config] [-n node] [-e extentsize] [-k keepdirty]
 		[-m mediasize] name ...
        hastctl role [-d] [-f] [-c config] [-n node] <init | primary | secondary> all | name ...
-       hastctl list [-d] [-c config] [-n node] [all | name ...]
-       hastctl status [-d] [-c config] [-n node] [all | name ...]
+       hastctl list [-d] [-j] [-c config] [-n node] [all | name ...]
+       hastctl status [-d] [-j] [-c config] [-n node] [all | name ...]
        hastctl dump [-d] [-c config] [-n node] [all | name ...]
        hastctl switchover [-d] [-c config] [-n node] all | name ...
        hastctl cluster [-d] [-c config] [-n node]

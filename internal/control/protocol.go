@@ -122,6 +122,11 @@ type Stats struct {
 	WriteErrors      uint64 `json:"write_errors"`
 	DeleteErrors     uint64 `json:"delete_errors"`
 	FlushErrors      uint64 `json:"flush_errors"`
+	// ReadBytes, WriteBytes and DeleteBytes add up the lengths of the
+	// reads, writes and trims that succeeded.
+	ReadBytes   uint64 `json:"read_bytes,omitempty"`
+	WriteBytes  uint64 `json:"write_bytes,omitempty"`
+	DeleteBytes uint64 `json:"delete_bytes,omitempty"`
 }
 
 // Queues are the request queue lengths hastctl list prints.

@@ -154,6 +154,7 @@ func (r *resource) report() control.ResourceStatus {
 		ActivemapUpdates: es.Stats.ActivemapUpdates,
 		ReadErrors:       es.Stats.ReadErrors, WriteErrors: es.Stats.WriteErrors,
 		DeleteErrors: es.Stats.DeleteErrors, FlushErrors: es.Stats.FlushErrors,
+		ReadBytes: es.Stats.ReadBytes, WriteBytes: es.Stats.WriteBytes, DeleteBytes: es.Stats.DeleteBytes,
 	}
 	st.Queues.Recv = uint64(es.Pending)
 	st.LocalState, st.PeerState = es.LocalState, es.PeerState

@@ -70,6 +70,7 @@ type Daemon struct {
 	pid       *pidfile
 	ctl       *controlSocket
 	listeners map[hastconf.Addr]net.Listener
+	metrics   *metricsServer // nil when no metrics address is configured
 
 	// Connections still in their handshake.
 	connMu      sync.Mutex
@@ -153,12 +154,13 @@ func checkConfig(cfg *hastconf.Config) error {
 }
 
 // Start takes the pidfile, joins the cluster in clustered mode, opens the
-// control socket and the replication listeners and starts every resource
+// control socket, the replication listeners and the metrics server, if
+// configured, and starts every resource
 // in role init; in clustered mode the agent then gives each resource its
 // committed role. On error nothing is left running: the error wraps
 // ErrPidfileLocked when another daemon holds the pidfile, ErrCluster when
-// the cluster node cannot start, ErrControlSocket or ErrListen when a
-// socket cannot be set up. Start may be called once; Run calls it if it
+// the cluster node cannot start, ErrControlSocket, ErrListen or
+// ErrMetrics when a socket cannot be set up. Start may be called once; Run calls it if it
 // was not.
 func (d *Daemon) Start() (err error) {
 	d.startMu.Lock()
@@ -194,6 +196,11 @@ func (d *Daemon) Start() (err error) {
 	}
 	for _, a := range d.cfg.Listen {
 		if err := d.listen(a); err != nil {
+			return err
+		}
+	}
+	if a := d.cfg.Metrics; a.Network != "" {
+		if d.metrics, err = d.serveMetrics(a); err != nil {
 			return err
 		}
 	}
@@ -258,9 +265,13 @@ func (d *Daemon) listen(a hastconf.Addr) error {
 	return nil
 }
 
-// closeSockets stops the control socket, the listeners and the
-// connections still in their handshake.
+// closeSockets stops the metrics server, the control socket, the
+// listeners and the connections still in their handshake.
 func (d *Daemon) closeSockets() {
+	if d.metrics != nil {
+		d.metrics.close()
+		d.metrics = nil
+	}
 	if d.ctl != nil {
 		d.ctl.close()
 	}
@@ -332,9 +343,9 @@ func (d *Daemon) shutdown() {
 // Reload applies a new configuration, by HAST's rules: removed resources
 // go to init and disappear, new ones start in init, changed ones restart
 // as far as the change requires (see the package documentation); a changed
-// pidfile, control socket or listen list is taken over. It waits until
-// Run has applied it and returns what could not be applied, the rest
-// being in effect. It fails with ErrNotRunning when Run is not serving.
+// pidfile, control socket, listen list or metrics address is taken over.
+// It waits until Run has applied it and returns what could not be
+// applied, the rest being in effect. It fails with ErrNotRunning when Run is not serving.
 func (d *Daemon) Reload(cfg *hastconf.Config) error {
 	if err := checkConfig(cfg); err != nil {
 		return err
@@ -384,6 +395,9 @@ func (d *Daemon) apply(cfg *hastconf.Config) error {
 		}
 	}
 	errs = append(errs, d.applyListen(cfg.Listen)...)
+	if err := d.applyMetrics(cfg.Metrics); err != nil {
+		errs = append(errs, err)
+	}
 
 	old := d.resources.Load()
 	set := &resourceSet{byName: make(map[string]*resource, len(cfg.Resources))}

@@ -55,9 +55,9 @@
 // remote, source, replication, checksum, compression, timeout or metaflush
 // restarts its engine behind the same NBD export and provider lock, so NBD
 // clients stay connected; a secondary restarts for any of them. A changed
-// exec applies to the next hook. A changed pidfile, control socket or
-// listen list is taken over; what cannot be set up is reported and the old
-// one kept.
+// exec applies to the next hook. A changed pidfile, control socket,
+// listen list or metrics address is taken over; what cannot be set up is
+// reported and the old one kept.
 //
 // # Clustered mode
 //
@@ -99,6 +99,18 @@
 // A reload keeps the cluster node: changes of the cluster section take
 // effect at the next start, and adding or removing the section is refused
 // (ErrModeChange).
+//
+// # Metrics
+//
+// With a `metrics` address in hast.conf the daemon serves Prometheus
+// metrics over HTTP at MetricsPath, from a registry of its own. They are
+// gathered at scrape time, never counted on the data path: the collector
+// asks every resource's owner for its engine's status (all at once, each
+// bounded by metricsTimeout, so a resource busy with a role change reports
+// hast_resource_up 0 instead of stalling the scrape), and in clustered
+// mode reads the cluster node's Raft status, gossip health and committed
+// state. The engine's own counters and latency histograms (atomics in
+// replicator) are the source. hastd(8) lists the metrics.
 //
 // # Lifecycle and concurrency
 //

@@ -13,6 +13,9 @@ var (
 	// ErrListen means a replication address cannot be listened on.
 	ErrListen = errors.New("cannot listen for replication connections")
 
+	// ErrMetrics means the metrics address cannot be listened on.
+	ErrMetrics = errors.New("cannot serve metrics")
+
 	// ErrWitness means the configuration makes this host the cluster's
 	// witness, which hast-witness runs, not hastd.
 	ErrWitness = errors.New("this host is the cluster's witness: run hast-witness, not hastd")

@@ -43,13 +43,16 @@ const (
 	// DefaultNBDPort is the port of a TCP `nbd` address written without
 	// one (the IANA port of NBD).
 	DefaultNBDPort = 10809
+	// DefaultMetricsPort is the port of a `metrics` address written
+	// without one.
+	DefaultMetricsPort = 9457
 )
 
 // Size limits of HAST's fixed buffers, each including the terminating NUL:
 // a value must be strictly shorter.
 const (
 	maxName = 255  // NAME_MAX: resource and provider names
-	maxAddr = 1024 // HAST_ADDRSIZE: control, listen, remote, source
+	maxAddr = 1024 // HAST_ADDRSIZE: control, listen, remote, source (and metrics, nbd)
 	maxPath = 4096 // PATH_MAX: local, pidfile, exec and cluster paths
 )
 
@@ -79,6 +82,11 @@ type Config struct {
 	// addresses in file order; when there are none, DefaultListenTCP4 and
 	// DefaultListenTCP6 for each family the kernel supports.
 	Listen []Addr
+	// Metrics is where hastd serves its Prometheus metrics over HTTP
+	// (/metrics): a matching node section's `metrics`, else the global
+	// one; zero when neither is given, and no metrics are served. Always
+	// a TCP address.
+	Metrics Addr
 
 	// Resources are the resources in file order.
 	Resources []*Resource

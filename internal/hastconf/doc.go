@@ -43,6 +43,15 @@
 // only where an entry of those sections starts, so a resource or node may
 // still be called nbd.
 //
+// # The metrics keyword
+//
+// `metrics ADDR`, in the global section or a global `on NODE` section,
+// says where hastd serves its Prometheus metrics (Config.Metrics): a TCP
+// address in listen's syntax, default port 9457; a unix socket is an
+// error. It resolves like control, the node section naming this host
+// winning over the global section, and may appear only once in each
+// section. It is a keyword only at the start of an entry there, like nbd.
+//
 // # The cluster section
 //
 //	cluster {

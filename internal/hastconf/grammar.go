@@ -13,6 +13,7 @@ import (
 // parseFile parses the global section: the whole file.
 func (p *fileParser) parseFile() {
 	global := section{what: "the global section"}
+	var metrics once
 	for {
 		t := p.next()
 		switch t.kind {
@@ -41,9 +42,13 @@ func (p *fileParser) parseFile() {
 		case tokResource:
 			p.resource(t)
 		case tokStr:
-			if t.text == "cluster" {
+			switch t.text {
+			case "cluster":
 				p.clusterSection(t)
-			} else {
+			case metricsKeyword:
+				metrics.take(p, t, global)
+				p.global.metrics.put(p.metricsValue())
+			default:
 				p.unexpected(t, global)
 			}
 		default:
@@ -59,6 +64,7 @@ func (p *fileParser) nodeSection() {
 	open := p.openBrace()
 	mine := p.matches(name.text)
 	sec := section{"node section " + name.text, open.line}
+	var metrics once
 	for {
 		t := p.next()
 		switch t.kind {
@@ -75,6 +81,14 @@ func (p *fileParser) nodeSection() {
 		case tokListen:
 			if a := p.listenValue(); mine {
 				p.listen = append(p.listen, a)
+			}
+		case tokStr:
+			if t.text != metricsKeyword {
+				p.unexpected(t, sec)
+			}
+			metrics.take(p, t, sec)
+			if a := p.metricsValue(); mine {
+				p.nodeMetrics.put(a)
 			}
 		default:
 			p.unexpected(t, sec)
@@ -194,6 +208,39 @@ func (p *fileParser) listenValue() Addr {
 	v := p.word("a listen address")
 	p.limit(v, maxAddr, "listen argument is too long")
 	return p.address(v, "listen", DefaultPort)
+}
+
+// metricsKeyword sets the address hastd serves Prometheus metrics on, in
+// the global section or a node section. Like nbdKeyword it is a keyword
+// only at the start of an entry there, so it remains usable as a name.
+const metricsKeyword = "metrics"
+
+// metricsValue parses the argument of `metrics`: a TCP address (default
+// port DefaultMetricsPort) in listen's syntax. A unix socket is refused:
+// Prometheus scrapes over TCP.
+func (p *fileParser) metricsValue() Addr {
+	v := p.word("a metrics address")
+	p.limit(v, maxAddr, "metrics argument is too long")
+	a := p.address(v, "metrics", DefaultMetricsPort)
+	if a.Network == "unix" {
+		panic(p.errorf(v, "invalid metrics address: a unix socket, but metrics are served over TCP (tcp://, tcp4://, tcp6:// or HOST:PORT)"))
+	}
+	return a
+}
+
+// once records where a setting that a section may hold only once was
+// first written.
+type once struct {
+	line int // 0 until seen
+}
+
+// take notes the setting at keyword t of section sec, failing if sec
+// already had it.
+func (o *once) take(p *fileParser, t token, sec section) {
+	if o.line != 0 {
+		panic(p.errorf(t, "%s configured more than once in %s (first at line %d)", t.text, sec.what, o.line))
+	}
+	o.line = t.line
 }
 
 // nbdKeyword sets a resource's NBD export address. Like the cluster

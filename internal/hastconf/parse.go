@@ -76,6 +76,7 @@ type fileParser struct {
 	global      globals
 	nodeControl opt[Addr]   // control of the node sections naming this host
 	nodePidfile opt[string] // pidfile of the node sections naming this host
+	nodeMetrics opt[Addr]   // metrics of the node sections naming this host
 	listen      []Addr      // global and this host's listen, in file order
 	firstMatch  string      // first `on` name that names this host
 	resources   []*Resource
@@ -92,6 +93,7 @@ type globals struct {
 	timeout     opt[time.Duration]
 	exec        opt[string]
 	metaFlush   opt[bool]
+	metrics     opt[Addr]
 }
 
 // next consumes and returns the next token; at the end it keeps returning
@@ -183,6 +185,8 @@ func (p *fileParser) unexpected(t token, sec section) {
 		panic(p.errorf(t, "syntax error: unexpected '{' in %s", sec.what))
 	case t.kind == tokNum:
 		panic(p.errorf(t, "syntax error: unexpected number in %s", sec.what))
+	case t.kind == tokStr && t.text == metricsKeyword:
+		panic(p.errorf(t, "syntax error: %s is only allowed in the global section and in node sections", t.text))
 	case t.kind == tokStr:
 		panic(p.errorf(t, "syntax error: unknown keyword in %s", sec.what))
 	case t.kind >= tokControl && t.kind <= tokOn:

@@ -242,6 +242,55 @@ func TestControlAndPidfile(t *testing.T) {
 	}
 }
 
+func TestMetrics(t *testing.T) {
+	tests := []struct {
+		name, host, src string
+		want            Addr
+	}{
+		{"none", "hasta", "", Addr{}},
+		{"tcp4 with port", "hasta", "metrics tcp4://127.0.0.1:9457\n", Addr{"tcp4", "127.0.0.1:9457"}},
+		{"host:port", "hasta", "metrics 127.0.0.1:9100\n", Addr{"tcp", "127.0.0.1:9100"}},
+		{"default port", "hasta", "metrics 10.0.0.1\n", Addr{"tcp", "10.0.0.1:9457"}},
+		{"all addresses", "hasta", "metrics tcp4://0.0.0.0:9457\n", Addr{"tcp4", "0.0.0.0:9457"}},
+		{"tcp6 default port", "hasta", "metrics tcp6://[::1]\n", Addr{"tcp6", "[::1]:9457"}},
+		{"ipv6 without port", "hasta", "metrics ::\n", Addr{"tcp", "[::]:9457"}},
+		{"upper-case prefix and host name", "hasta", "metrics TCP://localhost:1\n", Addr{"tcp", "localhost:1"}},
+		{
+			"node wins over a later global", "hasta",
+			"on hasta {\n metrics 127.0.0.11:9457\n}\nmetrics 0.0.0.0:9457\n",
+			Addr{"tcp", "127.0.0.11:9457"},
+		},
+		{
+			"other node's section ignored", "hastb",
+			"on hasta {\n metrics 127.0.0.11:9457\n}\nmetrics 0.0.0.0:9457\n",
+			Addr{"tcp", "0.0.0.0:9457"},
+		},
+		{
+			"node section only", "hastb",
+			"on hasta {\n metrics 127.0.0.11\n}\non hastb {\n metrics 127.0.0.12\n control /b.ctl\n}\n",
+			Addr{"tcp", "127.0.0.12:9457"},
+		},
+		{"a name elsewhere", "hasta", resourceSrc("metrics 0.0.0.0:1\n", "local /metrics\n", ""), Addr{"tcp", "0.0.0.0:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parseAs(t, tt.host, tt.src).Metrics; got != tt.want {
+				t.Errorf("Metrics = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	// Still a plain word where it is not a keyword: a resource, a node
+	// and a provider may be called metrics.
+	src := "resource metrics {\n\tname metrics\n\ton metrics {\n\t\tlocal /l\n\t\tremote x\n\t}\n}\n"
+	cfg, err := bothFamilies.Parse("test.conf", []byte(src), Identity{Name: "metrics"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Resource("metrics"); r == nil || r.Provider != "metrics" || cfg.Metrics != (Addr{}) {
+		t.Fatalf("metrics as a name: %+v", cfg)
+	}
+}
+
 func TestListenAppends(t *testing.T) {
 	src := `
 listen 10.0.0.1

@@ -16,6 +16,7 @@ func (p *fileParser) finish() *Config {
 		File:      p.file,
 		Control:   p.nodeControl.or(p.global.control.or(defaultControlAddr)),
 		Pidfile:   p.nodePidfile.or(p.global.pidfile.or(DefaultPidfile)),
+		Metrics:   p.nodeMetrics.or(p.global.metrics.or(Addr{})),
 		Listen:    p.listen,
 		Resources: p.resources,
 		Cluster:   p.cluster,
