@@ -27,6 +27,12 @@ func ask(cfg *hastconf.Config, req *control.Request, stderr io.Writer) (*control
 func askAt(path string, cfg *hastconf.Config, req *control.Request, stderr io.Writer) (*control.Response, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), control.DialTimeout+cfgTimeout(cfg))
 	defer cancel()
+	return askContext(ctx, path, req, stderr)
+}
+
+// askContext is askAt bounded by ctx instead of the configuration's
+// timeouts.
+func askContext(ctx context.Context, path string, req *control.Request, stderr io.Writer) (*control.Response, int) {
 	resp, err := control.Do(ctx, path, req)
 	if err != nil {
 		fmt.Fprintf(stderr, "hastctl: %v\n", err)

@@ -8,13 +8,15 @@
 //	hastctl dump   [-d] [-c config] [-n node] [all | name ...]
 //	hastctl switchover [-d] [-c config] [-n node] all | name ...
 //	hastctl cluster [-d] [-c config] [-n node]
+//	hastctl verify [-d] [-c config] [-n node] [-r rate] [-repair] all | name ...
 //
 // create and dump work on the local provider without a running hastd; role,
 // list and status talk to hastd over its control socket. With a cluster
 // section in hast.conf, role commits the role in the cluster, list and
 // status add the cluster's committed state, switchover moves a primary to
 // the other data node, and cluster prints the Raft group and gossip
-// membership (on the witness, as hast-witness reports it).
+// membership (on the witness, as hast-witness reports it). verify, on the
+// primary, compares both nodes' copies extent by extent.
 //
 // list -j and status -j print one JSON document instead, the same for
 // both, with a "schema_version" (1) and the layout docs/status-schema.json
@@ -41,6 +43,7 @@ const usageText = `usage: hastctl create [-d] [-c config] [-n node] [-e extentsi
        hastctl dump [-d] [-c config] [-n node] [all | name ...]
        hastctl switchover [-d] [-c config] [-n node] all | name ...
        hastctl cluster [-d] [-c config] [-n node]
+       hastctl verify [-d] [-c config] [-n node] [-r rate] [-repair] all | name ...
 `
 
 // run executes one hastctl invocation and returns its exit status.
@@ -63,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runSwitchover(rest, stdout, stderr)
 	case "cluster":
 		return runCluster(rest, stdout, stderr)
+	case "verify":
+		return runVerify(rest, stdout, stderr)
 	case "-h", "help":
 		fmt.Fprint(stdout, usageText)
 		return 0

@@ -6,6 +6,7 @@ const (
 	CommandStatus     = "status"     // report the named resources (hastctl list and status)
 	CommandSwitchover = "switchover" // clustered mode: move the primary of the named resources to the other node
 	CommandCluster    = "cluster"    // clustered mode: report the Raft group and gossip membership
+	CommandVerify     = "verify"     // compare both nodes' copies of the named resources, on their primary
 )
 
 // HAST's per-resource error codes (EHAST_* in hast.h).
@@ -32,6 +33,12 @@ type Request struct {
 	// made primary although its copy is outdated or the other node is
 	// primary.
 	Force bool `json:"force,omitempty"`
+	// VerifyRate limits CommandVerify to this many bytes per second;
+	// 0 means no limit.
+	VerifyRate int64 `json:"verify_rate,omitempty"`
+	// Repair makes CommandVerify mark the extents found different for
+	// synchronization from the primary.
+	Repair bool `json:"repair,omitempty"`
 }
 
 // All reports whether the request addresses every configured resource.
@@ -103,6 +110,8 @@ type ResourceStatus struct {
 	// committed for it (a missing provider, a mounted device); empty when
 	// it does, and in classic mode.
 	ClusterError string `json:"cluster_error,omitempty"`
+	// Verify is the outcome of CommandVerify; nil otherwise.
+	Verify *VerifyReport `json:"verify,omitempty"`
 	// Lease is, on a clustered primary, its own view of its lease; nil
 	// elsewhere.
 	Lease *LocalLease `json:"local_lease,omitempty"`
@@ -233,6 +242,21 @@ type ClusterDataNode struct {
 	// LocalCnt and RemoteCnt are the node's split-brain counters.
 	LocalCnt  uint64 `json:"localcnt"`
 	RemoteCnt uint64 `json:"remotecnt"`
+}
+
+// VerifyReport is what CommandVerify found for one resource.
+type VerifyReport struct {
+	// Extents and Bytes are how much was compared.
+	Extents int    `json:"extents"`
+	Bytes   uint64 `json:"bytes"`
+	// ExtentSize turns Mismatches into offsets.
+	ExtentSize uint64 `json:"extent_size"`
+	// Mismatches are the extents whose copies differ.
+	Mismatches []int `json:"mismatches"`
+	// Repaired is set when they were marked for synchronization.
+	Repaired bool `json:"repaired,omitempty"`
+	// ElapsedMS is how long the comparison took, in milliseconds.
+	ElapsedMS int64 `json:"elapsed_ms"`
 }
 
 // LocalLease is a clustered primary's view of its lease, timed on its

@@ -42,6 +42,9 @@ func (d *Daemon) handleControl(ctx context.Context, req *control.Request) *contr
 				return st, ok
 			}
 		}
+	case control.CommandVerify:
+		opts := replicator.VerifyOptions{Rate: req.VerifyRate, Repair: req.Repair}
+		each = func(r *resource) (control.ResourceStatus, bool) { return r.verify(ctx, opts) }
 	case control.CommandSwitchover, control.CommandCluster:
 		if c == nil {
 			return &control.Response{Error: fmt.Sprintf("%s: %v", req.Command, ErrClassic)}
@@ -182,4 +185,38 @@ func providerGeometry(path string) (extentSize, keepDirty uint32) {
 		return 0, 0
 	}
 	return md.ExtentSize, md.KeepDirty
+}
+
+// verify compares both copies of r through its primary engine, outside
+// the owner goroutine (it may run for a long time); ok is false if the
+// resource is gone. A resource that is not primary here gets EINVAL, one
+// whose nodes are not in sync EBUSY.
+func (r *resource) verify(ctx context.Context, opts replicator.VerifyOptions) (control.ResourceStatus, bool) {
+	p, ok := r.primaryEngine()
+	if !ok {
+		return control.ResourceStatus{}, false
+	}
+	st := control.ResourceStatus{Name: r.name}
+	if p == nil {
+		st.Error, st.Message = int(syscall.EINVAL), "not primary on this node: run hastctl verify on the primary"
+		return st, true
+	}
+	r.log.Info("verify started", "rate", opts.Rate, "repair", opts.Repair)
+	res, err := p.Verify(ctx, opts)
+	st.Verify = &control.VerifyReport{
+		Extents: res.Extents, Bytes: res.Bytes, ExtentSize: res.ExtentSize,
+		Mismatches: res.Mismatches, Repaired: res.Repaired, ElapsedMS: res.Elapsed.Milliseconds(),
+	}
+	if st.Verify.Mismatches == nil {
+		st.Verify.Mismatches = []int{}
+	}
+	switch {
+	case errors.Is(err, replicator.ErrVerifyBusy), errors.Is(err, replicator.ErrNotConnected):
+		st.Error, st.Message = int(syscall.EBUSY), err.Error()
+	case err != nil:
+		st.Error, st.Message = int(syscall.EIO), err.Error()
+	default:
+		r.log.Info("verify done", "extents", res.Extents, "mismatches", len(res.Mismatches), "repaired", res.Repaired, "elapsed", res.Elapsed.Round(time.Millisecond))
+	}
+	return st, true
 }

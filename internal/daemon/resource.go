@@ -78,6 +78,10 @@ type (
 	observeRequest struct {
 		reply chan engineView
 	}
+	// primaryRequest asks for the primary engine; nil unless primary.
+	primaryRequest struct {
+		reply chan *replicator.Primary
+	}
 	// stopRequest takes the resource to init and ends the owner.
 	stopRequest struct {
 		roleHook bool // run the role hook, as for a resource removed by a reload
@@ -218,6 +222,16 @@ func (r *resource) observeWithin(ctx context.Context) (v engineView, ok bool) {
 	}
 }
 
+// primaryEngine returns the primary engine, nil when the resource is not
+// primary here; ok is false if the resource is gone.
+func (r *resource) primaryEngine() (p *replicator.Primary, ok bool) {
+	req := primaryRequest{reply: make(chan *replicator.Primary, 1)}
+	if !r.send(req) {
+		return nil, false
+	}
+	return <-req.reply, true
+}
+
 // admit asks how to treat an incoming connection; ok is false if the
 // resource is gone.
 func (r *resource) admit() (a admission, ok bool) {
@@ -257,6 +271,12 @@ func (r *resource) run() {
 			req.reply <- r.runAssignment(req.want, req.force)
 		case observeRequest:
 			req.reply <- r.view()
+		case primaryRequest:
+			var p *replicator.Primary
+			if r.w != nil && r.w.dev != nil {
+				p = r.w.dev.current()
+			}
+			req.reply <- p
 		case statusRequest:
 			req.reply <- r.report()
 		case admitRequest:
