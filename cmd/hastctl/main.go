@@ -9,6 +9,7 @@
 //	hastctl switchover [-d] [-c config] [-n node] all | name ...
 //	hastctl cluster [-d] [-c config] [-n node]
 //	hastctl verify [-d] [-c config] [-n node] [-r rate] [-repair] all | name ...
+//	hastctl top [-d] [-c config] [-n node] [-i interval] [-r rounds] [all | name ...]
 //
 // create and dump work on the local provider without a running hastd; role,
 // list and status talk to hastd over its control socket. With a cluster
@@ -44,6 +45,7 @@ const usageText = `usage: hastctl create [-d] [-c config] [-n node] [-e extentsi
        hastctl switchover [-d] [-c config] [-n node] all | name ...
        hastctl cluster [-d] [-c config] [-n node]
        hastctl verify [-d] [-c config] [-n node] [-r rate] [-repair] all | name ...
+       hastctl top [-d] [-c config] [-n node] [-i interval] [-r rounds] [all | name ...]
 `
 
 // run executes one hastctl invocation and returns its exit status.
@@ -68,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCluster(rest, stdout, stderr)
 	case "verify":
 		return runVerify(rest, stdout, stderr)
+	case "top":
+		return runTop(rest, stdout, stderr)
 	case "-h", "help":
 		fmt.Fprint(stdout, usageText)
 		return 0

@@ -63,6 +63,9 @@ func TestVerifyFindsPlantedCorruption(t *testing.T) {
 		out, status := p.ctl("hasta", "verify", "r0")
 		return status == 0 && strings.Contains(out, "both copies identical")
 	})
+	if out := p.mustCtl("hasta", "top", "-r", "2", "-i", "100ms", "r0"); strings.Count(out, "r0\tprimary complete\tdirty ") != 2 {
+		t.Fatalf("hastctl top -r 2:\n%s", out)
+	}
 	size := dumpField(t, p.mustCtl("hasta", "dump", "r0"), "datasize")
 	da, db := readData(t, filepath.Join(p.dir, "a.img"), off, size), readData(t, filepath.Join(p.dir, "b.img"), off, size)
 	if !bytes.Equal(da, db) {
