@@ -132,15 +132,19 @@ type nodeView struct {
 // generation as the first data node answering hastctl list reports them;
 // empty while none answers.
 func (f *failoverCluster) committed(node string) nodeView {
-	var out string
-	for _, n := range []string{"hasta", "hastb"} {
-		if o, err := f.quickCtl(n, "list", "r0"); err == nil {
-			out = o
-			break
+	for _, via := range []string{"hasta", "hastb"} {
+		if out, err := f.quickCtl(via, "list", "r0"); err == nil {
+			return parseNodeView(out, node)
 		}
 	}
+	return nodeView{}
+}
+
+// parseNodeView reads node's committed role and data state and r0's
+// generation from hastctl list's output.
+func parseNodeView(list, node string) nodeView {
 	var v nodeView
-	for _, line := range strings.Split(out, "\n") {
+	for _, line := range strings.Split(list, "\n") {
 		line = strings.TrimSpace(line)
 		if g, ok := strings.CutPrefix(line, "generation: "); ok {
 			fmt.Sscan(g, &v.generation)

@@ -429,20 +429,10 @@ func other(node string) string {
 // It is empty while via does not answer.
 func (f *failoverCluster) viewOn(via, node string) nodeView {
 	out, err := f.quickCtl(via, "list", "r0")
-	var v nodeView
 	if err != nil {
-		return v
+		return nodeView{}
 	}
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if g, ok := strings.CutPrefix(line, "generation: "); ok {
-			fmt.Sscan(g, &v.generation)
-		}
-		if rest, ok := strings.CutPrefix(line, node+": role "); ok {
-			fmt.Sscanf(strings.ReplaceAll(rest, ",", ""), "%s data %s", &v.role, &v.data)
-		}
-	}
-	return v
+	return parseNodeView(out, node)
 }
 
 // serves reports whether node's hastd runs r0 in role (the local role
