@@ -50,7 +50,7 @@ demo: build
 # Our fullsync pair against qemu-nbd and a qemu quorum (RAID1 over NBD),
 # fio's nbd engine, one run; see docs/benchmarks.md.
 bench: build
-	$(GO) run ./cmd/hast-bench -bin bin
+	$(GO) run ./cmd/hast-bench -bin bin -out docs/benchmarks.md
 
 clean:
 	rm -rf bin

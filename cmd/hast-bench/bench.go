@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -18,71 +13,179 @@ var lookPath = exec.LookPath
 
 // bench holds one run's settings.
 type bench struct {
-	bin     string
-	dir     string
-	size    int64
-	runtime time.Duration
-	log     io.Writer
+	bin         string
+	dir         string
+	size        int64
+	runtime     time.Duration
+	idle        time.Duration // how long idle CPU is sampled
+	log         io.Writer
+	localDirect bool // the local disk file was opened with O_DIRECT
 }
 
-// job is one fio workload.
-type job struct {
-	name    string
-	rw      string
-	bs      string
-	iodepth int
+// kind sorts the measured servers: the limits, the peers and hast.
+type kind int
+
+const (
+	kindLimit kind = iota
+	kindPeer
+	kindHast
+)
+
+// running is a started server: where fio sends its jobs, how to stop it
+// and, for hast, the pair.
+type running struct {
+	t    target
+	stop func()
+	pair *hastPair
 }
 
-var jobs = []job{
-	{"4k-randwrite-qd32", "randwrite", "4k", 32},
-	{"1m-write-qd8", "write", "1m", 8},
-}
-
-// result is one server's figures: IOPS for the 4 KiB job, MiB/s for the
-// 1 MiB job.
-type result struct {
-	server string
-	iops   float64
-	mibps  float64
-}
-
-// server starts an NBD server and returns its URI and a stop function.
+// server is one thing measured with the workloads.
 type server struct {
 	name  string
-	start func() (uri string, stop func(), err error)
+	kind  kind
+	sweep bool // also run the queue-depth sweep
+	start func() (*running, error)
 }
 
-func (b *bench) runAll() ([]result, error) {
-	servers := []server{
-		{"hast fullsync pair", b.startHast},
-		{"qemu-nbd (unreplicated)", b.startQemuNBD},
-		{"qemu quorum (RAID1 over NBD)", b.startQuorum},
+// serverResult is one server's figures, by job name.
+type serverResult struct {
+	Name string
+	Kind kind
+	Jobs map[string]fioResult
+}
+
+// activemapResult is the activemap cost of one hast server's job.
+type activemapResult struct {
+	Server, Job     string
+	Writes, Updates uint64
+}
+
+// results is everything one run measured; a part that failed is missing
+// and its error is in Errors.
+type results struct {
+	Machine     machine
+	Date        time.Time
+	Runtime     time.Duration
+	Size        int64
+	LocalDirect bool
+	TCP         *tcpResult
+	Servers     []serverResult
+	Sweep       map[string]map[int]float64 // server name, queue depth: IOPS
+	Activemap   []activemapResult
+	HastIdle    *idleResult
+	WitnessIdle *idleResult
+	Resync      *resyncResult
+	Failover    []failoverResult
+	Errors      []string
+}
+
+// failf records a failed part of the run.
+func (r *results) failf(format string, args ...any) {
+	r.Errors = append(r.Errors, fmt.Sprintf(format, args...))
+}
+
+// Server names the report and the targets refer to.
+const (
+	nameLocal    = "local disk"
+	nameQemuNBD  = "qemu-nbd"
+	nameNbdkit   = "nbdkit file"
+	nameNbdSrv   = "nbd-server"
+	nameQuorum   = "qemu quorum (RAID1 over NBD)"
+	nameFullsync = "hast fullsync"
+	nameMemsync  = "hast memsync"
+	nameAsync    = "hast async"
+	nameAlone    = "hast primary alone"
+)
+
+// servers returns everything the workloads run against, in order.
+func (b *bench) servers() []server {
+	return []server{
+		{nameLocal, kindLimit, false, b.startLocalDisk},
+		{nameQemuNBD, kindPeer, true, b.startQemuNBD},
+		{nameNbdkit, kindPeer, false, b.startNbdkit},
+		{nameNbdSrv, kindPeer, false, b.startNbdServer},
+		{nameQuorum, kindPeer, true, b.startQuorum},
+		{nameFullsync, kindHast, true, func() (*running, error) { return b.startHast("fullsync") }},
+		{nameMemsync, kindHast, false, func() (*running, error) { return b.startHast("memsync") }},
+		{nameAsync, kindHast, false, func() (*running, error) { return b.startHast("async") }},
+		{nameAlone, kindHast, false, b.startPrimaryAlone},
 	}
-	var out []result
-	for _, s := range servers {
+}
+
+// runWorkloads runs the workloads against every server, the sweep against
+// the sweep servers, and takes hast's activemap cost and idle footprint.
+func (b *bench) runWorkloads(res *results) {
+	res.Sweep = map[string]map[int]float64{}
+	for _, s := range b.servers() {
 		fmt.Fprintf(b.log, "== %s\n", s.name)
-		uri, stop, err := s.start()
+		r, err := s.start()
 		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", s.name, err)
+			fmt.Fprintf(b.log, "   skipped: %v\n", err)
+			res.failf("%s: start: %v", s.name, err)
+			continue
 		}
-		r := result{server: s.name}
+		sr := serverResult{Name: s.name, Kind: s.kind, Jobs: map[string]fioResult{}}
 		for _, j := range jobs {
-			iops, bw, err := b.fio(uri, j)
-			if err != nil {
-				stop()
-				return nil, fmt.Errorf("%s, %s: %w", s.name, j.name, err)
+			var before hastStats
+			if r.pair != nil {
+				before, _ = r.pair.stats()
 			}
-			fmt.Fprintf(b.log, "   %s: %.0f IOPS, %.1f MiB/s\n", j.name, iops, bw)
-			if j.bs == "4k" {
-				r.iops = iops
-			} else {
-				r.mibps = bw
+			fr, err := b.fio(r.t, j)
+			if err != nil {
+				fmt.Fprintf(b.log, "   %s: %v\n", j.name, err)
+				res.failf("%s, %s: %v", s.name, j.name, err)
+				continue
+			}
+			sr.Jobs[j.name] = fr
+			fmt.Fprintf(b.log, "   %s: %.0f IOPS, %.1f MiB/s, p50 %v, p99 %v\n", j.name, fr.IOPS, fr.MiBps, fr.percentile(50), fr.percentile(99))
+			if r.pair != nil && j.rw == "randwrite" {
+				if after, err := r.pair.stats(); err == nil {
+					res.Activemap = append(res.Activemap, activemapResult{Server: s.name, Job: j.name,
+						Writes: after.Writes - before.Writes, Updates: after.ActivemapUpdates - before.ActivemapUpdates})
+				} else {
+					res.failf("%s: statistics: %v", s.name, err)
+				}
 			}
 		}
-		stop()
-		out = append(out, r)
+		if s.sweep {
+			sweep := map[int]float64{}
+			for _, qd := range sweepDepths {
+				j := job{fmt.Sprintf("4k-randwrite-qd%d", qd), "randwrite", "4k", qd}
+				if fr, ok := sr.Jobs[j.name]; ok {
+					sweep[qd] = fr.IOPS
+					continue
+				}
+				fr, err := b.fio(r.t, j)
+				if err != nil {
+					res.failf("%s, %s: %v", s.name, j.name, err)
+					continue
+				}
+				fmt.Fprintf(b.log, "   %s: %.0f IOPS\n", j.name, fr.IOPS)
+				sweep[qd] = fr.IOPS
+			}
+			res.Sweep[s.name] = sweep
+		}
+		if s.name == nameFullsync {
+			if idle, err := b.hastIdle(r.pair); err != nil {
+				res.failf("hastd idle: %v", err)
+			} else {
+				res.HastIdle = &idle
+			}
+		}
+		r.stop()
+		res.Servers = append(res.Servers, sr)
 	}
-	return out, nil
+}
+
+// hastIdle measures the primary's hastd processes, idle, over b.idle.
+func (b *bench) hastIdle(p *hastPair) (idleResult, error) {
+	time.Sleep(time.Second) // let the last job's replies drain
+	pids, err := p.pids()
+	if err != nil {
+		return idleResult{}, err
+	}
+	fmt.Fprintf(b.log, "   idle footprint of hasta (pids %v) over %v\n", pids, b.idle)
+	return measureIdle(pids, b.idle)
 }
 
 // image creates a sparse file of the bench size.
@@ -94,45 +197,6 @@ func (b *bench) image(name string) (string, error) {
 	}
 	defer f.Close()
 	return p, f.Truncate(b.size)
-}
-
-// fio runs one job against uri and returns write IOPS and MiB/s.
-func (b *bench) fio(uri string, j job) (iops, mibps float64, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.runtime+2*time.Minute)
-	defer cancel()
-	args := []string{
-		"--name=" + j.name, "--ioengine=nbd", "--uri=" + uri,
-		"--rw=" + j.rw, "--bs=" + j.bs, fmt.Sprintf("--iodepth=%d", j.iodepth),
-		fmt.Sprintf("--size=%d", b.size/2), "--time_based", fmt.Sprintf("--runtime=%ds", int(b.runtime.Seconds())),
-		"--output-format=json",
-	}
-	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, "fio", args...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return 0, 0, fmt.Errorf("fio: %w: %s", err, strings.TrimSpace(errb.String()))
-	}
-	var rep struct {
-		Jobs []struct {
-			Error int `json:"error"`
-			Write struct {
-				IOPS  float64 `json:"iops"`
-				BWKiB float64 `json:"bw"`
-			} `json:"write"`
-		} `json:"jobs"`
-	}
-	// fio may print notices before the JSON document.
-	text := out.Bytes()
-	if i := bytes.IndexByte(text, '{'); i > 0 {
-		text = text[i:]
-	}
-	if err := json.Unmarshal(text, &rep); err != nil {
-		return 0, 0, fmt.Errorf("parse fio output: %w", err)
-	}
-	if len(rep.Jobs) == 0 || rep.Jobs[0].Error != 0 {
-		return 0, 0, errors.New("fio reported an error")
-	}
-	return rep.Jobs[0].Write.IOPS, rep.Jobs[0].Write.BWKiB / 1024, nil
 }
 
 // background starts a process whose output goes to a log file and returns
@@ -177,84 +241,4 @@ func waitSocket(path string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("socket %s did not appear", path)
-}
-
-func (b *bench) startQemuNBD() (string, func(), error) {
-	img, err := b.image("single.img")
-	if err != nil {
-		return "", nil, err
-	}
-	sock := filepath.Join(b.dir, "single.sock")
-	stop, err := b.background("qemu-nbd", "-f", "raw", "-k", sock, "-x", "e", "-t", img)
-	if err != nil {
-		return "", nil, err
-	}
-	if err := waitSocket(sock); err != nil {
-		stop()
-		return "", nil, err
-	}
-	return "nbd+unix:///e?socket=" + sock, stop, nil
-}
-
-func (b *bench) startQuorum() (string, func(), error) {
-	a, err := b.image("quorum-a.img")
-	if err != nil {
-		return "", nil, err
-	}
-	bimg, err := b.image("quorum-b.img")
-	if err != nil {
-		return "", nil, err
-	}
-	bsock := filepath.Join(b.dir, "quorum-b.sock")
-	stopB, err := b.background("qemu-nbd", "-f", "raw", "-k", bsock, "-x", "e", "-t", bimg)
-	if err != nil {
-		return "", nil, err
-	}
-	if err := waitSocket(bsock); err != nil {
-		stopB()
-		return "", nil, err
-	}
-	qsock := filepath.Join(b.dir, "quorum.sock")
-	opts := "driver=quorum,vote-threshold=2,read-pattern=fifo," +
-		"children.0.driver=raw,children.0.file.driver=file,children.0.file.filename=" + a + "," +
-		"children.1.driver=raw,children.1.file.driver=nbd,children.1.file.server.type=unix," +
-		"children.1.file.server.path=" + bsock + ",children.1.file.export=e"
-	stopQ, err := b.background("qemu-nbd", "-k", qsock, "-x", "e", "-t", "--image-opts", opts)
-	if err != nil {
-		stopB()
-		return "", nil, err
-	}
-	if err := waitSocket(qsock); err != nil {
-		stopQ()
-		stopB()
-		return "", nil, err
-	}
-	return "nbd+unix:///e?socket=" + qsock, func() { stopQ(); stopB() }, nil
-}
-
-// report renders the results as a Markdown table with the ratios the
-// targets are stated in, then the failover times.
-func report(rs []result, fos []failoverResult) string {
-	var b strings.Builder
-	b.WriteString("| server | 4 KiB rand write QD32 (IOPS) | 1 MiB seq write QD8 (MiB/s) |\n|---|---|---|\n")
-	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %.0f | %.0f |\n", r.server, r.iops, r.mibps)
-	}
-	if len(rs) == 3 && rs[1].iops > 0 && rs[2].iops > 0 && rs[1].mibps > 0 && rs[2].mibps > 0 {
-		h, single, quorum := rs[0], rs[1], rs[2]
-		fmt.Fprintf(&b, "\nhast / qemu quorum: %.2fx IOPS, %.2fx MiB/s (target at least 1.2x)\n", h.iops/quorum.iops, h.mibps/quorum.mibps)
-		fmt.Fprintf(&b, "hast / qemu-nbd:    %.2fx IOPS, %.2fx MiB/s (target at least 0.7x)\n", h.iops/single.iops, h.mibps/single.mibps)
-	}
-	if len(fos) > 0 {
-		fmt.Fprintf(&b, "\n| profile (lease) | failover, kill -9 to first write acknowledged by the new primary: median of %d | min | max | target |\n|---|---|---|---|---|\n", failoverRuns)
-		for _, fo := range fos {
-			target, lease := "2 s", "1 s"
-			if fo.profile == "fast" {
-				target, lease = "1 s", "400 ms"
-			}
-			fmt.Fprintf(&b, "| %s (%s) | %v | %v | %v | under %s |\n", fo.profile, lease,
-				fo.median().Round(time.Millisecond), fo.times[0].Round(time.Millisecond), fo.times[len(fo.times)-1].Round(time.Millisecond), target)
-		}
-	}
-	return b.String()
 }

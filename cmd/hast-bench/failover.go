@@ -41,6 +41,9 @@ const failoverRuns = 10
 type failoverResult struct {
 	profile string
 	times   []time.Duration // sorted
+	order   []time.Duration // in the order measured, for the timeline
+	witness *idleResult     // the idle witness, measured before the runs
+	rss     error           // why witness is missing
 }
 
 // median returns the middle time (the upper one of an even count).
@@ -70,6 +73,9 @@ func (b *bench) measureFailover(profile string) (failoverResult, error) {
 		return failoverResult{}, err
 	}
 	res := failoverResult{profile: profile}
+	if b.idle > 0 && profile == "lan" {
+		res.witness, res.rss = fc.witnessIdle()
+	}
 	primary, secondary := "hasta", "hastb"
 	for i := range failoverRuns {
 		took, err := fc.failover(primary, secondary)
@@ -78,6 +84,7 @@ func (b *bench) measureFailover(profile string) (failoverResult, error) {
 		}
 		fmt.Fprintf(b.log, "   failover %d (%s -> %s): %v\n", i+1, primary, secondary, took.Round(time.Millisecond))
 		res.times = append(res.times, took)
+		res.order = append(res.order, took)
 		if err := fc.startNode(primary); err != nil {
 			return res, err
 		}
@@ -125,6 +132,20 @@ func (fc *failoverCluster) start(profile string) error {
 		return err
 	}
 	return fc.waitUpToDate("hasta", "hastb")
+}
+
+// witnessIdle measures the running witness's RSS and CPU over b.idle.
+func (fc *failoverCluster) witnessIdle() (*idleResult, error) {
+	pid, err := readPid(filepath.Join(fc.dir, "hastw.pid"))
+	if err != nil {
+		return nil, fmt.Errorf("witness pid: %w", err)
+	}
+	fmt.Fprintf(fc.b.log, "   idle footprint of hast-witness (pid %d) over %v\n", pid, fc.b.idle)
+	r, err := measureIdle([]int{pid}, fc.b.idle)
+	if err != nil {
+		return nil, fmt.Errorf("witness idle: %w", err)
+	}
+	return &r, nil
 }
 
 // startNode starts hastd for node and waits for its control socket.
