@@ -209,7 +209,9 @@ func (g *Gate) Admit(ctx context.Context) error {
 		if g.lapsed.CompareAndSwap(false, true) {
 			g.log.Warn("lease over: I/O waits for a renewal or fails, as on-no-quorum says", "resource", g.cfg.Res, "generation", g.cfg.Generation, "on-no-quorum", g.cfg.OnNoQuorum.String())
 		}
-		if g.cfg.OnNoQuorum == Error {
+		if g.cfg.OnNoQuorum == Error || g.demoted.Load() {
+			// A demoted primary renews nothing more: waiting would be
+			// for ever.
 			return fmt.Errorf("resource %s: %w", g.cfg.Res, ErrNoLease)
 		}
 		select {
@@ -291,6 +293,9 @@ func (g *Gate) commit(ctx context.Context, cmd cluster.Command) error {
 		// first step of a switchover): the agent is stopping this
 		// engine, which may flush what it holds while its lease lasts.
 		if g.demoted.CompareAndSwap(false, true) {
+			g.mu.Lock()
+			g.broadcastLocked() // suspended requests stop waiting for a renewal
+			g.mu.Unlock()
 			g.log.Warn("demoted: no more lease renewals; I/O is served until the lease ends or the role changes", "resource", g.cfg.Res, "generation", g.cfg.Generation)
 		}
 		return fmt.Errorf("resource %s: commit %s: %w", g.cfg.Res, cmd.Type(), err)

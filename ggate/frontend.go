@@ -183,6 +183,9 @@ type frontendImpl interface {
 	// or held exclusively. It may be called again after a failure and then
 	// carries on where it stopped.
 	detach(force bool) error
+	// busy returns an error wrapping ErrDeviceBusy while the device is
+	// mounted or held exclusively, as detach without force would.
+	busy() error
 }
 
 // Attach creates the block device cfg describes and returns it once it
@@ -224,6 +227,18 @@ func (f *Frontend) Device() string { return f.device }
 
 // Kind returns the kind of frontend.
 func (f *Frontend) Kind() FrontendKind { return f.kind }
+
+// Busy returns an error wrapping ErrDeviceBusy, naming the mount point,
+// while the device is mounted or held exclusively: what makes Detach
+// without force refuse. It changes nothing.
+func (f *Frontend) Busy() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.detached {
+		return nil
+	}
+	return f.impl.busy()
+}
 
 // Detach removes the block device. Without force it refuses with an error
 // wrapping ErrDeviceBusy, naming the mount point, while the device is

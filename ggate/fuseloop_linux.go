@@ -121,6 +121,14 @@ func cleanStaleFUSELoop(stateDir, link string, log *slog.Logger) error {
 	return nil
 }
 
+// busy reports the loop device mounted or held.
+func (fl *fuseLoop) busy() error {
+	if fl.loop == nil {
+		return nil
+	}
+	return checkNotBusy(fl.loop.path)
+}
+
 // detach tears down in order: link, loop device, FUSE mount. Without force
 // it refuses while the loop device is mounted, syncs it first and flushes
 // the Device last. If the loop device stays bound because another process

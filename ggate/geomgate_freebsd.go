@@ -175,6 +175,21 @@ func (g *geomGate) workerFailed(op string, err error) {
 	g.log.Error("GEOM Gate worker stopped", "op", op, "provider", g.name, "err", err)
 }
 
+// busy reports the provider mounted.
+func (g *geomGate) busy() error {
+	if g.ctl == nil {
+		return nil
+	}
+	mp, err := mountPointOfDevice(g.path)
+	if err != nil {
+		return err
+	}
+	if mp != "" {
+		return fmt.Errorf("%w: %s is mounted on %s", ErrDeviceBusy, g.path, mp)
+	}
+	return nil
+}
+
 // detach destroys the provider. Without force it refuses while the
 // provider is mounted or open (the kernel refuses a plain DESTROY then) and
 // flushes the Device last; with force the Device is cut off first and the

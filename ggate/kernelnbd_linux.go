@@ -311,6 +311,14 @@ func (k *kernelNBD) stop() error {
 	return err
 }
 
+// busy reports the NBD device mounted or held.
+func (k *kernelNBD) busy() error {
+	if k.file == nil {
+		return nil
+	}
+	return checkNotBusy(k.path)
+}
+
 // detach tears down in order: link, device. Without force it refuses while
 // the device is mounted and syncs it first.
 func (k *kernelNBD) detach(force bool) error {

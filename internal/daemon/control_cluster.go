@@ -40,6 +40,14 @@ func (c *clusterMode) role(ctx context.Context, r *resource, role replicator.Rol
 		return st
 	}
 	want := clusterRole(role)
+	if want != cluster.RolePrimary && !force {
+		// Refuse before committing: a demotion committed while the
+		// device is mounted would leave the resource without primary.
+		if err := r.frontendBusy(); err != nil {
+			st.Error, st.Message = int(syscall.EBUSY), fmt.Sprintf("resource %s: %v: unmount it first (hastctl role -f removes it from under the filesystem)", r.name, err)
+			return st
+		}
+	}
 	cctx, ccancel := context.WithTimeout(ctx, limit)
 	res, err := c.node.Apply(cctx, cluster.SetRole{Res: r.name, Node: c.self, Role: want, ExpectGeneration: rs.Generation, Force: force})
 	ccancel()
@@ -166,6 +174,11 @@ func (c *clusterMode) switchover(ctx context.Context, r *resource) control.Resou
 		return fail(syscall.ENOTCONN, "resource %s: %s and %s are not connected: a switchover needs a complete resource, so that every acknowledged write is on both nodes", r.name, from, to)
 	}
 
+	if from == c.self {
+		if err := r.frontendBusy(); err != nil {
+			return fail(syscall.EBUSY, "resource %s: %v: unmount it before the switchover", r.name, err)
+		}
+	}
 	r.log.Info("switchover: demoting the primary", "from", from, "to", to, "generation", gen)
 	if _, err := c.apply(ctx, limit, cluster.Demote{Res: r.name, Node: from, ExpectGeneration: gen}); err != nil {
 		code, msg := c.explain(r.name, err, limit)

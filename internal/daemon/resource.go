@@ -82,6 +82,10 @@ type (
 	primaryRequest struct {
 		reply chan *replicator.Primary
 	}
+	// busyRequest asks whether /dev/hast/NAME is mounted or held.
+	busyRequest struct {
+		reply chan error
+	}
 	// stopRequest takes the resource to init and ends the owner.
 	stopRequest struct {
 		roleHook bool // run the role hook, as for a resource removed by a reload
@@ -222,6 +226,17 @@ func (r *resource) observeWithin(ctx context.Context) (v engineView, ok bool) {
 	}
 }
 
+// frontendBusy returns an error wrapping ggate.ErrDeviceBusy while
+// /dev/hast/NAME is mounted or held, so that leaving the primary role
+// would be refused; nil otherwise or if the resource is gone.
+func (r *resource) frontendBusy() error {
+	req := busyRequest{reply: make(chan error, 1)}
+	if !r.send(req) {
+		return nil
+	}
+	return <-req.reply
+}
+
 // primaryEngine returns the primary engine, nil when the resource is not
 // primary here; ok is false if the resource is gone.
 func (r *resource) primaryEngine() (p *replicator.Primary, ok bool) {
@@ -271,6 +286,12 @@ func (r *resource) run() {
 			req.reply <- r.runAssignment(req.want, req.force)
 		case observeRequest:
 			req.reply <- r.view()
+		case busyRequest:
+			var err error
+			if r.w != nil && r.w.front != nil {
+				err = r.w.front.Busy()
+			}
+			req.reply <- err
 		case primaryRequest:
 			var p *replicator.Primary
 			if r.w != nil && r.w.dev != nil {
