@@ -89,11 +89,17 @@ type Observation struct {
 	WroteAlone bool
 	// Counters are the engine's split-brain counters.
 	Counters Counters
+	// Fresh is true when the local copy was never paired with the
+	// primary's (hastctl create on a replacement disk): it holds none
+	// of the resource's data.
+	Fresh bool
 }
 
 // Reports returns the commands data node self commits so that the
-// committed state of resource r reflects its observation o. Only the
-// primary, running in r's generation, speaks about its peer's copy:
+// committed state of resource r reflects its observation o. A secondary
+// whose copy is fresh (never paired) and committed up to date declares
+// itself outdated. Otherwise only the primary, running in r's
+// generation, speaks about its peer's copy:
 // Outdate once it has written without it, MarkSyncing when it starts
 // copying to it, MarkUpToDate when they are connected and in sync. Every
 // node with an engine mirrors its own split-brain counters.
@@ -103,6 +109,12 @@ func Reports(r ResourceState, self string, o Observation) []Command {
 		return nil
 	}
 	var cmds []Command
+	if o.Role == RoleSecondary && o.Fresh && n.Data.State == DataUpToDate && r.Primary != "" && r.Primary != self {
+		// A blank replacement copy must not be promotable until its
+		// resync is over: it declares itself outdated under the
+		// primary's generation.
+		cmds = append(cmds, Outdate{Res: r.Name, Node: self, Generation: r.Generation})
+	}
 	if o.Role == RolePrimary && r.Primary == self && o.Generation == r.Generation {
 		peer, _ := r.Peer(self)
 		switch data := peer.Data.State; {

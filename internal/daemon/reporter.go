@@ -238,5 +238,6 @@ func engineObservation(v engineView) cluster.Observation {
 		Syncing:    st.Connected && st.Sync != nil && st.Sync.Source == wire.SyncFromPrimary,
 		InSync:     st.Connected && st.Sync == nil,
 		Counters:   cluster.Counters{Local: st.LocalCnt, Remote: st.RemoteCnt},
+		Fresh:      v.role == replicator.RoleSecondary && st.ResUID == 0,
 	}
 }
