@@ -46,7 +46,7 @@ type controller struct {
 	log *slog.Logger
 
 	seen       map[string]leaseMark // by resource
-	blocked    map[string]string    // the last refusal logged, by resource
+	blocked    map[string]string    // the cause of the last refusal logged, by resource
 	retryAt    map[string]time.Time // a failed promotion is tried again then
 	transferAt time.Time            // the last leadership transfer asked for
 }
@@ -106,8 +106,8 @@ func (c *controller) round(ctx context.Context) time.Duration {
 		}
 		if !d.Blocked {
 			delete(c.blocked, name)
-		} else if c.blocked[name] != d.Reason {
-			c.blocked[name] = d.Reason
+		} else if c.blocked[name] != d.Block {
+			c.blocked[name] = d.Block
 			c.log.Warn("failover refused", "resource", name, "reason", d.Reason)
 		}
 		if d.Promote != nil && !now.Before(c.retryAt[name]) {

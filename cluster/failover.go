@@ -39,8 +39,10 @@ type FailoverDecision struct {
 	// Reason explains the decision for the logs.
 	Reason string
 	// Blocked is set when a failover is due but refused: the peer is
-	// not up to date, in role init or unreachable. Reason says which.
+	// not up to date, in role init or unreachable. Block says which, in
+	// words that do not change while the cause holds.
 	Blocked bool
+	Block   string
 }
 
 // DecideFailover decides whether the primary of a resource is to be
@@ -64,7 +66,8 @@ func DecideFailover(in FailoverInput) FailoverDecision {
 	primary, peer := r.Nodes[i], r.Nodes[1-i]
 	why := fmt.Sprintf("the lease of primary %s at generation %d ended (no renewal seen for %v)", primary.Name, r.Generation, in.Now.Sub(in.LeaseSeen).Round(time.Millisecond))
 	blocked := func(format string, args ...any) FailoverDecision {
-		return FailoverDecision{Blocked: true, Reason: why + ", but " + fmt.Sprintf(format, args...)}
+		block := fmt.Sprintf(format, args...)
+		return FailoverDecision{Blocked: true, Block: block, Reason: why + ", but " + block}
 	}
 	switch {
 	case peer.Role != RoleSecondary:

@@ -78,10 +78,15 @@
 //     every configured resource (AddResource, idempotent) and mirrors its
 //     engines (cluster.Reports): the split-brain counters, and for the
 //     primary its peer's data state: MarkSyncing when a resync starts,
-//     MarkUpToDate once connected and in sync, Outdate once it wrote
-//     without the peer. The Outdate is committed promptly after the write
-//     was acknowledged, not before: holding the acknowledgement is the
-//     data path's job, with the generation checks, in a later change.
+//     MarkUpToDate once connected and in sync (through the primary's
+//     fence, which orders it with missed writes), Outdate once it wrote
+//     without the peer; a secondary on a blank copy outdates itself.
+//   - A primary runs behind its fence (package fence): its lease, renewed
+//     through Raft, gates every request and reply, and a write the peer
+//     did not take is acknowledged only after the fence committed the
+//     peer outdated. A secondary refuses requests of a generation older
+//     than the newest the agent has seen. The controller of the Raft
+//     leader (package cluster) promotes the secondary when the lease ends.
 //   - hastctl role commits SetRole for this node at the current
 //     generation and answers after the commit and after the agent ran it,
 //     or with the refusal as an errno and a message: EPERM for an
