@@ -66,4 +66,8 @@ func TestClusterRefusesDemotingMountedDevice(t *testing.T) {
 	if out := p.mustCtl("hasta", "switchover", "r0"); out != "r0: primary hastb at generation 2\n" {
 		t.Fatalf("switchover once unmounted printed %q", out)
 	}
+	// hastb serves the device now: stopping it cleanly removes the FUSE
+	// mount, which a kill would leave behind for other tests to trip on.
+	f.procs["hastb"].stop(t)
+	f.procs["hasta"].stop(t)
 }
