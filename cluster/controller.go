@@ -62,7 +62,7 @@ type leaseMark struct {
 // leader loop of one term.
 func (n *Node) runController(ctx context.Context) {
 	c := &controller{
-		n: n, cfg: *n.cfg.Failover, log: n.log.With("component", "failover"),
+		n: n, cfg: *n.cfg.Failover, log: n.log.With("task", "failover"),
 		seen: map[string]leaseMark{}, blocked: map[string]string{}, retryAt: map[string]time.Time{},
 	}
 	watch, unwatch := n.Watch()
