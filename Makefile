@@ -34,18 +34,6 @@ check:
 	$(GO) vet ./...
 	GOOS=freebsd $(GO) vet ./...
 
-# The nemesis suite's randomized run alone (cmd/hastd TestChaos, as root
-# with iptables), FAULTS faults (default 200) drawn from SEED; without
-# SEED the test picks a random seed and logs it: make chaos SEED=N
-# FAULTS=M replays that run's schedule. make test runs 20 faults from a
-# fixed seed.
-FAULTS ?= 200
-SEED   ?=
-
-.PHONY: chaos
-chaos:
-	HAST_CHAOS_FAULTS=$(FAULTS) HAST_CHAOS_SEED=$(SEED) $(GO) test -race -count=1 -run 'TestChaos$$' -v -timeout 60m ./cmd/hastd
-
 # Each fuzz target for FUZZTIME (default 60s).
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
