@@ -798,10 +798,20 @@ func TestWitnessDiesNothingChanges(t *testing.T) {
 	}
 
 	f.restart("hastw")
-	f.waitFor("the witness to apply the committed state", func() bool {
+	// hashicorp/raft backs off replication to a failed follower up to
+	// about 41 s (10 ms doubled twelve times): a witness that was away a
+	// while may wait that long to be sent the log.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
 		out, err := f.quickCtl("hastw", "cluster")
-		return err == nil && strings.Contains(out, "r0: generation 1, primary hasta")
-	})
+		if err == nil && strings.Contains(out, "r0: generation 1, primary hasta") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted witness did not apply the committed state within 90 s: %v\n%s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	f.waitAcked("hasta", 100)
 	hist := f.stopLoad()
 	checkOneNodeAcked(t, hist, "hasta")
