@@ -51,7 +51,11 @@ type Promote struct {
 }
 
 // Demote turns the primary Node into a secondary, leaving the resource
-// without primary at the same generation.
+// without primary at the same generation. A switchover names its target
+// in To: the resource then records the handover, and should the
+// switchover stop before its promotion (its node killed, say), the
+// failover controller promotes To, or Node again if To cannot be, once
+// Node's lease has surely ended.
 type Demote struct {
 	// Res is the resource's name.
 	Res string `json:"res"`
@@ -59,6 +63,9 @@ type Demote struct {
 	Node string `json:"node"`
 	// ExpectGeneration is the generation the caller saw.
 	ExpectGeneration uint64 `json:"expect_generation"`
+	// To is the switchover's target, the other data node; empty for a
+	// plain demotion, which leaves the resource without primary for good.
+	To string `json:"to,omitempty"`
 }
 
 // RenewLease renews the primary's lease. It is refused unless Node is
@@ -184,8 +191,17 @@ func (c SetRole) validate() error {
 	return nil
 }
 
-func (c Promote) validate() error      { return checkNames(c.Res, c.Node) }
-func (c Demote) validate() error       { return checkNames(c.Res, c.Node) }
+func (c Promote) validate() error { return checkNames(c.Res, c.Node) }
+func (c Demote) validate() error {
+	if err := checkNames(c.Res, c.Node); err != nil {
+		return err
+	}
+	if c.To == c.Node {
+		return fmt.Errorf("%w: resource %s: switchover from %s to itself", ErrInvalidCommand, c.Res, c.Node)
+	}
+	return nil
+}
+
 func (c RenewLease) validate() error   { return checkNames(c.Res, c.Node) }
 func (c Outdate) validate() error      { return checkNames(c.Res, c.Node) }
 func (c MarkSyncing) validate() error  { return checkNames(c.Res, c.Node) }
@@ -228,6 +244,7 @@ func (c SetRole) apply(m *machine, index uint64) Result {
 			r.stepDown(i, c.Role)
 		} else {
 			n.Role = c.Role
+			r.Handover = Handover{} // the administrator takes over
 		}
 		return success(r, index, true)
 	}
@@ -315,7 +332,14 @@ func (c Demote) apply(m *machine, index uint64) Result {
 	if r.Primary != c.Node {
 		return refusal(r, CodeNotPrimary, "resource %s: cannot demote %s: it is not primary at generation %d", r.Name, c.Node, r.Generation)
 	}
+	if c.To != "" && r.nodeIndex(c.To) != 1-i {
+		return refusal(r, CodeUnknownNode, "resource %s: cannot switch over from %s to %s: the resource's data nodes are %s and %s", r.Name, c.Node, c.To, r.Nodes[0].Name, r.Nodes[1].Name)
+	}
+	lease := r.Lease.Duration
 	r.stepDown(i, RoleSecondary)
+	if c.To != "" {
+		r.Handover = Handover{To: c.To, Lease: lease}
+	}
 	return success(r, index, true)
 }
 

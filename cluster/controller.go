@@ -111,7 +111,7 @@ func (c *controller) round(ctx context.Context) time.Duration {
 			c.log.Warn("failover refused", "resource", name, "reason", d.Reason)
 		}
 		if d.Promote != nil && !now.Before(c.retryAt[name]) {
-			if !c.promote(ctx, r, *d.Promote) {
+			if !c.promote(ctx, r, *d.Promote, d.Deposed) {
 				c.retryAt[name] = time.Now().Add(fenceRetry)
 				next = min(next, fenceRetry)
 			}
@@ -121,24 +121,24 @@ func (c *controller) round(ctx context.Context) time.Duration {
 	return next
 }
 
-// promote runs the fence agent, if any, then commits p. It reports
-// whether the attempt is over (committed, or refused because the state
-// moved on); false asks for a retry.
-func (c *controller) promote(ctx context.Context, r ResourceState, p Promote) bool {
-	c.log.Warn("failover", "resource", r.Name, "deposed", r.Primary, "promoted", p.Node, "generation", r.Generation+1)
-	if c.cfg.FenceAgent != nil {
+// promote runs the fence agent against deposed, if any, then commits p.
+// It reports whether the attempt is over (committed, or refused because
+// the state moved on); false asks for a retry.
+func (c *controller) promote(ctx context.Context, r ResourceState, p Promote, deposed string) bool {
+	c.log.Warn("failover", "resource", r.Name, "deposed", deposed, "promoted", p.Node, "generation", r.Generation+1)
+	if c.cfg.FenceAgent != nil && deposed != "" {
 		timeout := c.cfg.FenceTimeout
 		if timeout <= 0 {
 			timeout = 60 * time.Second
 		}
 		fctx, cancel := context.WithTimeout(ctx, timeout)
-		err := c.cfg.FenceAgent(fctx, r.Name, r.Primary, p.Node)
+		err := c.cfg.FenceAgent(fctx, r.Name, deposed, p.Node)
 		cancel()
 		if err != nil {
-			c.log.Error("fence agent failed: no promotion", "resource", r.Name, "deposed", r.Primary, "err", err)
+			c.log.Error("fence agent failed: no promotion", "resource", r.Name, "deposed", deposed, "err", err)
 			return false
 		}
-		c.log.Info("fence agent succeeded", "resource", r.Name, "deposed", r.Primary)
+		c.log.Info("fence agent succeeded", "resource", r.Name, "deposed", deposed)
 	}
 	actx, cancel := context.WithTimeout(ctx, c.n.timing.ElectionTimeout*4)
 	defer cancel()

@@ -38,6 +38,10 @@ type FailoverDecision struct {
 	Wait time.Duration
 	// Reason explains the decision for the logs.
 	Reason string
+	// Deposed is the node the promotion takes the role from, for the
+	// fence agent: the primary, or the node a switchover demoted; empty
+	// when the promotion gives a demoted node its role back.
+	Deposed string
 	// Blocked is set when a failover is due but refused: the peer is
 	// not up to date, in role init or unreachable. Block says which, in
 	// words that do not change while the cause holds.
@@ -52,8 +56,17 @@ type FailoverDecision struct {
 // which gossip does not report dead. It never promotes an outdated,
 // syncing or unknown copy, and the promotion is conditional on the
 // generation it saw.
+//
+// A resource left without primary by a switchover that did not finish
+// (Handover) is treated alike: once the demoted primary's lease has
+// surely ended, the switchover's target is promoted, or, if it cannot be,
+// the demoted node again. A resource an administrator left without
+// primary stays so.
 func DecideFailover(in FailoverInput) FailoverDecision {
 	r := in.Resource
+	if r.Primary == "" && r.Handover.To != "" {
+		return decideHandover(in)
+	}
 	i := r.nodeIndex(r.Primary)
 	if r.Primary == "" || i < 0 {
 		return FailoverDecision{Reason: "no primary"}
@@ -79,6 +92,53 @@ func DecideFailover(in FailoverInput) FailoverDecision {
 	}
 	return FailoverDecision{
 		Promote: &Promote{Res: r.Name, Node: peer.Name, ExpectGeneration: r.Generation},
+		Deposed: primary.Name,
 		Reason:  why + fmt.Sprintf("; promoting %s, up to date since generation %d", peer.Name, peer.Data.Since),
 	}
+}
+
+// decideHandover finishes a switchover that demoted the primary and
+// stopped before the promotion.
+func decideHandover(in FailoverInput) FailoverDecision {
+	r := in.Resource
+	t := r.nodeIndex(r.Handover.To)
+	if t < 0 {
+		return FailoverDecision{Reason: "no primary"}
+	}
+	target, demoted := r.Nodes[t], r.Nodes[1-t]
+	lease := max(in.Lease, r.Handover.Lease)
+	end := in.LeaseSeen.Add(lease + LeaseMargin(lease))
+	if wait := end.Sub(in.Now); wait > 0 {
+		return FailoverDecision{Wait: wait, Reason: fmt.Sprintf("a switchover from %s to %s is under way; the demoted primary's lease may last %v more", demoted.Name, target.Name, wait.Round(time.Millisecond))}
+	}
+	why := fmt.Sprintf("a switchover from %s to %s demoted the primary at generation %d and did not promote %s (no primary for %v)",
+		demoted.Name, target.Name, r.Generation, target.Name, in.Now.Sub(in.LeaseSeen).Round(time.Millisecond))
+	blocker := func(n NodeState) string {
+		switch {
+		case n.Role != RoleSecondary:
+			return fmt.Sprintf("%s is in role %s", n.Name, n.Role)
+		case n.Data.State != DataUpToDate:
+			return fmt.Sprintf("%s is %s since generation %d", n.Name, n.Data.State, n.Data.Since)
+		case in.Health != nil && in.Health(n.Name) == MemberDead:
+			return fmt.Sprintf("%s is unreachable", n.Name)
+		}
+		return ""
+	}
+	promote := func(n NodeState, deposed, how string) FailoverDecision {
+		return FailoverDecision{
+			Promote: &Promote{Res: r.Name, Node: n.Name, ExpectGeneration: r.Generation},
+			Deposed: deposed,
+			Reason:  why + fmt.Sprintf("; %s %s, up to date since generation %d", how, n.Name, n.Data.Since),
+		}
+	}
+	notTarget := blocker(target)
+	if notTarget == "" {
+		return promote(target, demoted.Name, "promoting")
+	}
+	notDemoted := blocker(demoted)
+	if notDemoted == "" {
+		return promote(demoted, "", notTarget+": making primary again")
+	}
+	block := fmt.Sprintf("%s, and %s: no primary", notTarget, notDemoted)
+	return FailoverDecision{Blocked: true, Block: block, Reason: why + ", but " + block}
 }

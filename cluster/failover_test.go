@@ -65,6 +65,64 @@ func TestDecideFailover(t *testing.T) {
 	}
 }
 
+func TestDecideFailoverFinishesSwitchover(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	lease := time.Second
+	// a was primary at generation 4 and a switchover to b demoted it.
+	handover := func(a, b NodeState) ResourceState {
+		a.Name, b.Name = "a", "b"
+		return ResourceState{Name: "r0", Generation: 4, Nodes: [2]NodeState{a, b}, Handover: Handover{To: "b", Lease: 2 * time.Second}}
+	}
+	upToDate := NodeState{Role: RoleSecondary, Data: DataState{DataUpToDate, 4}}
+	outdated := NodeState{Role: RoleSecondary, Data: DataState{DataOutdated, 4}}
+	deadB := func(n string) MemberState {
+		if n == "b" {
+			return MemberDead
+		}
+		return MemberAlive
+	}
+	for _, tc := range []struct {
+		name    string
+		r       ResourceState
+		now     time.Duration
+		health  func(string) MemberState
+		promote string
+		deposed string
+		blocked string
+		wait    time.Duration
+	}{
+		{name: "the demoted lease may live", r: handover(upToDate, upToDate), now: 1500 * time.Millisecond, wait: 700 * time.Millisecond},
+		{name: "target promoted", r: handover(upToDate, upToDate), now: 2200 * time.Millisecond, promote: "b", deposed: "a"},
+		{name: "target dead: the demoted node again", r: handover(upToDate, upToDate), now: time.Hour, health: deadB, promote: "a"},
+		{name: "target outdated: the demoted node again", r: handover(upToDate, outdated), now: time.Hour, promote: "a"},
+		{name: "neither", r: handover(outdated, NodeState{Role: RoleInit, Data: DataState{DataUpToDate, 4}}), now: time.Hour,
+			blocked: "b is in role init, and a is outdated since generation 4: no primary"},
+		{name: "administrator's demotion", r: func() ResourceState {
+			r := handover(upToDate, upToDate)
+			r.Handover = Handover{}
+			return r
+		}(), now: time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.health
+			if h == nil {
+				h = func(string) MemberState { return MemberAlive }
+			}
+			d := DecideFailover(FailoverInput{Resource: tc.r, LeaseSeen: t0, Now: t0.Add(tc.now), Lease: lease, Health: h})
+			switch {
+			case tc.promote != "" && (d.Promote == nil || *d.Promote != Promote{Res: "r0", Node: tc.promote, ExpectGeneration: 4} || d.Deposed != tc.deposed):
+				t.Fatalf("decision %+v, want the promotion of %s at generation 4 deposing %q", d, tc.promote, tc.deposed)
+			case tc.promote == "" && d.Promote != nil:
+				t.Fatalf("promoted: %+v", d)
+			case tc.blocked != "" && (!d.Blocked || !strings.Contains(d.Reason, tc.blocked)):
+				t.Fatalf("decision %+v, want blocked: %q", d, tc.blocked)
+			case d.Wait != tc.wait:
+				t.Fatalf("wait %v, want %v (%s)", d.Wait, tc.wait, d.Reason)
+			}
+		})
+	}
+}
+
 // renewer renews node's lease on r0 every period until stopped.
 type renewer struct {
 	stop chan struct{}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -222,6 +223,30 @@ func TestFSMCommands(t *testing.T) {
 				}
 			}},
 
+		{name: "switchover demotion records the handover", setup: append(setupAPrimary[:4:4], RenewLease{Res: "r0", Node: "a", Generation: 1, Duration: 3 * time.Second}),
+			cmd: Demote{Res: "r0", Node: "a", ExpectGeneration: 1, To: "b"},
+			check: func(t *testing.T, r ResourceState, res Result) {
+				if r.Primary != "" || r.Generation != 1 || r.Handover != (Handover{To: "b", Lease: 3 * time.Second}) {
+					t.Errorf("got %+v", r)
+				}
+			}},
+		{name: "switchover to a stranger", setup: setupAPrimary, cmd: Demote{Res: "r0", Node: "a", ExpectGeneration: 1, To: "x"},
+			code: CodeUnknownNode, msg: "cannot switch over from a to x"},
+		{name: "promotion ends the handover", setup: append(setupAPrimary[:4:4], Demote{Res: "r0", Node: "a", ExpectGeneration: 1, To: "b"}),
+			cmd: Promote{Res: "r0", Node: "b", ExpectGeneration: 1},
+			check: func(t *testing.T, r ResourceState, res Result) {
+				if r.Primary != "b" || r.Generation != 2 || r.Handover != (Handover{}) {
+					t.Errorf("got %+v", r)
+				}
+			}},
+		{name: "role init ends the handover", setup: append(setupAPrimary[:4:4], Demote{Res: "r0", Node: "a", ExpectGeneration: 1, To: "b"}),
+			cmd: SetRole{Res: "r0", Node: "b", Role: RoleInit, ExpectGeneration: 1},
+			check: func(t *testing.T, r ResourceState, res Result) {
+				if r.Primary != "" || r.Handover != (Handover{}) {
+					t.Errorf("got %+v", r)
+				}
+			}},
+
 		{name: "renew lease of deposed primary", setup: append(setupAPrimary[:4:4], Promote{Res: "r0", Node: "b", ExpectGeneration: 1}),
 			cmd: RenewLease{Res: "r0", Node: "a", Generation: 1}, code: CodeStaleGeneration,
 			msg: "lease renewal by a expects generation 1, the resource is at generation 2"},
@@ -353,6 +378,7 @@ func TestFSMInvalidCommands(t *testing.T) {
 		{"empty resource", TypePromote, Promote{Node: "a"}},
 		{"empty node", TypeOutdate, Outdate{Res: "r0"}},
 		{"empty node in counters", TypeSetCounters, SetCounters{Res: "r0", Local: 1}},
+		{"switchover to itself", TypeDemote, Demote{Res: "r0", Node: "a", ExpectGeneration: 1, To: "a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

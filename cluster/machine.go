@@ -116,14 +116,16 @@ func (r *ResourceState) makePrimary(i int) {
 	n.setData(DataUpToDate, r.Generation)
 	r.Primary = n.Name
 	r.Lease = Lease{Node: n.Name, Generation: r.Generation}
+	r.Handover = Handover{}
 }
 
 // stepDown gives primary node i role instead; the resource is left
-// without primary and lease, at the same generation.
+// without primary, lease or handover, at the same generation.
 func (r *ResourceState) stepDown(i int, role Role) {
 	r.Nodes[i].Role = role
 	r.Primary = ""
 	r.Lease = Lease{}
+	r.Handover = Handover{}
 }
 
 // setData sets the node's freshness, moving Since to gen only when the

@@ -125,6 +125,17 @@ type Lease struct {
 	Duration time.Duration `json:"duration,omitempty"`
 }
 
+// Handover is a switchover under way: the primary was demoted so that To
+// becomes primary in the next generation.
+type Handover struct {
+	// To is the node the switchover promotes.
+	To string `json:"to,omitempty"`
+	// Lease is the demoted primary's lease, as its last renewal asked for
+	// it: the failover controller waits at least this long before it
+	// promotes anyone.
+	Lease time.Duration `json:"lease,omitempty"`
+}
+
 // NodeState is one data node's state for a resource.
 type NodeState struct {
 	// Name is the data node's name.
@@ -152,6 +163,11 @@ type ResourceState struct {
 	Nodes [2]NodeState `json:"nodes"`
 	// Lease is the primary's lease.
 	Lease Lease `json:"lease"`
+	// Handover, set only while the resource has no primary, is a
+	// switchover that demoted the primary and has not promoted its
+	// target yet. The failover controller finishes it if the switchover
+	// does not.
+	Handover Handover `json:"handover,omitzero"`
 	// Index is the log index of the last command that changed the
 	// resource.
 	Index uint64 `json:"index"`

@@ -100,6 +100,9 @@ func clusterLines(c *control.ClusterStatus, r control.ResourceStatus) string {
 	} else {
 		fmt.Fprintf(&b, "    generation: %d\n", cr.Generation)
 		fmt.Fprintf(&b, "    primary: %s\n", orNone(cr.Primary))
+		if cr.Handover != "" {
+			fmt.Fprintf(&b, "    switchover to %s under way\n", cr.Handover)
+		}
 		for _, n := range cr.Nodes {
 			fmt.Fprintf(&b, "    %s: role %s, data %s since generation %d, localcnt %d, remotecnt %d, health %s\n",
 				n.Name, n.Role, n.Data, n.DataSince, n.LocalCnt, n.RemoteCnt, health(c, n.Name))
@@ -130,6 +133,9 @@ func clusterStatusLines(c *control.ClusterStatus, res []control.ResourceStatus) 
 			fmt.Fprintf(&b, "%s\tnot committed yet\n", r.Name)
 		} else {
 			fmt.Fprintf(&b, "%s\tgeneration %d, primary %s, lease %s%s\n", r.Name, cr.Generation, orNone(cr.Primary), lease(cr.Lease), localLease(r.Lease))
+			if cr.Handover != "" {
+				fmt.Fprintf(&b, "\tswitchover to %s under way\n", cr.Handover)
+			}
 			for _, n := range cr.Nodes {
 				fmt.Fprintf(&b, "\t%s %s, %s since generation %d, %s\n", n.Name, n.Role, n.Data, n.DataSince, health(c, n.Name))
 			}

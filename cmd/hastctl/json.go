@@ -116,6 +116,7 @@ type clusterResourceJSON struct {
 	Committed  bool                  `json:"committed"`
 	Generation uint64                `json:"generation"`
 	Primary    string                `json:"primary"`
+	Handover   string                `json:"handover"`
 	Failover   string                `json:"failover"`
 	Index      uint64                `json:"index"`
 	Lease      clusterLeaseJSON      `json:"lease"`
@@ -243,7 +244,7 @@ func newResourceJSON(r control.ResourceStatus) resourceJSON {
 	}
 	if c := r.Cluster; c != nil {
 		cr := &clusterResourceJSON{
-			Committed: c.Committed, Generation: c.Generation, Primary: c.Primary, Failover: c.Failover, Index: c.Index,
+			Committed: c.Committed, Generation: c.Generation, Primary: c.Primary, Handover: c.Handover, Failover: c.Failover, Index: c.Index,
 			Lease: clusterLeaseJSON{Node: c.Lease.Node, Generation: c.Lease.Generation, Renewals: c.Lease.Renewals, Index: c.Lease.Index},
 			Nodes: []clusterDataNodeJSON{},
 		}

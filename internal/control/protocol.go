@@ -223,6 +223,9 @@ type ClusterResource struct {
 	Failover string `json:"failover,omitempty"`
 	// Lease records the primary's lease renewals.
 	Lease ClusterLease `json:"lease"`
+	// Handover names the node a switchover is moving the primary to,
+	// between its demotion and its promotion; empty otherwise.
+	Handover string `json:"handover,omitempty"`
 	// Index is the log index of the last command that changed the
 	// resource.
 	Index uint64 `json:"index,omitempty"`

@@ -180,29 +180,20 @@ func (c *clusterMode) switchover(ctx context.Context, r *resource) control.Resou
 		}
 	}
 	r.log.Info("switchover: demoting the primary", "from", from, "to", to, "generation", gen)
-	if _, err := c.apply(ctx, limit, cluster.Demote{Res: r.name, Node: from, ExpectGeneration: gen}); err != nil {
+	if _, err := c.apply(ctx, limit, cluster.Demote{Res: r.name, Node: from, ExpectGeneration: gen, To: to}); err != nil {
 		code, msg := c.explain(r.name, err, limit)
 		return fail(syscall.Errno(code), "demotion of %s: %s", from, msg)
 	}
 	if err := c.awaitSide(ctx, r, from == c.self, false); err != nil {
-		return fail(syscall.ETIMEDOUT, "resource %s: %s was demoted at generation %d but has not stopped serving (%v); the resource has no primary: once %s is secondary, make %s primary with hastctl role primary %s",
-			r.name, from, gen, err, from, to, r.name)
+		return fail(syscall.ETIMEDOUT, "resource %s: %s was demoted at generation %d but has not stopped serving (%v); the resource has no primary until the failover controller promotes %s once the lease of %s has ended, or an administrator runs hastctl role primary %s",
+			r.name, from, gen, err, to, from, r.name)
 	}
 
 	r.log.Info("switchover: promoting the other node", "from", from, "to", to, "generation", gen+1)
 	if _, err := c.apply(ctx, limit, cluster.Promote{Res: r.name, Node: to, ExpectGeneration: gen}); err != nil {
-		code, msg := c.explain(r.name, err, limit)
-		var refused *cluster.RefusedError
-		if !errors.As(err, &refused) {
-			return fail(syscall.Errno(code), "%s was demoted, but the promotion of %s failed: %s; the resource has no primary", from, to, msg)
+		if st, ok := c.promotionRefused(ctx, r, err, from, to, gen, limit); !ok {
+			return fail(syscall.Errno(st.Error), "%s", st.Message)
 		}
-		// The target's data changed since the plan (a resync started):
-		// the old primary, up to date, takes its role back.
-		if _, err := c.apply(ctx, limit, cluster.Promote{Res: r.name, Node: from, ExpectGeneration: gen}); err != nil {
-			_, back := c.explain(r.name, err, limit)
-			return fail(syscall.Errno(code), "%s was demoted, but the promotion of %s was refused: %s; making %s primary again failed too: %s; the resource has no primary", from, to, msg, from, back)
-		}
-		return fail(syscall.Errno(code), "the promotion of %s was refused: %s; %s is primary again at generation %d", to, msg, from, gen+1)
 	}
 	if err := c.awaitSide(ctx, r, to == c.self, true); err != nil {
 		return fail(syscall.ETIMEDOUT, "resource %s: %s was promoted at generation %d but does not serve yet: %v", r.name, to, gen+1, err)
@@ -213,6 +204,36 @@ func (c *clusterMode) switchover(ctx context.Context, r *resource) control.Resou
 	st.Cluster = clusterResource(r.name, c.node.State())
 	r.log.Info("switchover done", "from", from, "to", to, "generation", gen+1)
 	return st
+}
+
+// promotionRefused handles a switchover's failed promotion of to at
+// generation gen. It reports true when to is primary at gen+1 all the
+// same: the failover controller, which finishes a switchover whose
+// promotion is late, committed it first. Otherwise it returns the error
+// for hastctl; if the state refused the promotion (the target's data
+// changed since the plan: a resync started), the old primary, up to
+// date, takes its role back first.
+func (c *clusterMode) promotionRefused(ctx context.Context, r *resource, err error, from, to string, gen uint64, limit time.Duration) (control.ResourceStatus, bool) {
+	code, msg := c.explain(r.name, err, limit)
+	out := func(format string, args ...any) (control.ResourceStatus, bool) {
+		return control.ResourceStatus{Error: code, Message: fmt.Sprintf(format, args...)}, false
+	}
+	var refused *cluster.RefusedError
+	if !errors.As(err, &refused) {
+		return out("%s was demoted, but the promotion of %s failed: %s; the resource has no primary", from, to, msg)
+	}
+	switch now, _ := c.committed(r.name, c.node.State()); {
+	case now.Primary == to && now.Generation == gen+1:
+		r.log.Info("switchover: the failover controller promoted the other node first", "to", to, "generation", gen+1)
+		return control.ResourceStatus{}, true
+	case now.Primary != "" && now.Generation > gen:
+		return out("the promotion of %s was refused: %s; %s is primary at generation %d", to, msg, now.Primary, now.Generation)
+	}
+	if _, err := c.apply(ctx, limit, cluster.Promote{Res: r.name, Node: from, ExpectGeneration: gen}); err != nil {
+		_, back := c.explain(r.name, err, limit)
+		return out("%s was demoted, but the promotion of %s was refused: %s; making %s primary again failed too: %s; the resource has no primary", from, to, msg, from, back)
+	}
+	return out("the promotion of %s was refused: %s; %s is primary again at generation %d", to, msg, from, gen+1)
 }
 
 // catchUp brings this node's state up to the leader's before a request

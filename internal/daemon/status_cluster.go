@@ -52,7 +52,8 @@ func clusterResource(name string, s cluster.ClusterState) *control.ClusterResour
 		Lease: control.ClusterLease{
 			Node: rs.Lease.Node, Generation: rs.Lease.Generation, Renewals: rs.Lease.Renewals, Index: rs.Lease.Index,
 		},
-		Index: rs.Index,
+		Handover: rs.Handover.To,
+		Index:    rs.Index,
 	}
 	for _, n := range rs.Nodes {
 		cr.Nodes = append(cr.Nodes, control.ClusterDataNode{
