@@ -24,15 +24,30 @@ all: build
 build:
 	$(GO) build -o bin/ $(addprefix ./cmd/,$(BINARIES))
 
-# Every test, with the race detector. Tests that need root skip elsewhere.
+# Every test, with the race detector (tests that need root skip
+# elsewhere; as root this includes the nemesis suite's 20-fault TestChaos
+# and the named scenarios), then each fuzz target for 30 s: what CI runs.
 test: check
 	$(GO) test -race -count=1 -timeout 25m ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=30s
 
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=freebsd $(GO) vet ./...
+
+# The nemesis suite's randomized run alone (cmd/hastd TestChaos, as root
+# with iptables), FAULTS faults (default 200) drawn from SEED; without
+# SEED the test picks a random seed and logs it: make chaos SEED=N
+# FAULTS=M replays that run's schedule. make test runs 20 faults from a
+# fixed seed.
+FAULTS ?= 200
+SEED   ?=
+
+.PHONY: chaos
+chaos:
+	HAST_CHAOS_FAULTS=$(FAULTS) HAST_CHAOS_SEED=$(SEED) $(GO) test -race -count=1 -run 'TestChaos$$' -v -timeout 60m ./cmd/hastd
 
 # Each fuzz target for FUZZTIME (default 60s).
 fuzz:

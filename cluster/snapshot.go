@@ -98,8 +98,8 @@ func (d *snapshotData) machine() (*machine, error) {
 		if r.Name != name || r.Nodes[0].Name == "" || r.Nodes[1].Name == "" || r.Nodes[0].Name == r.Nodes[1].Name {
 			return nil, fmt.Errorf("resource %q: malformed entry", name)
 		}
-		if r.Primary != "" && r.nodeIndex(r.Primary) < 0 {
-			return nil, fmt.Errorf("resource %s: primary %s is not one of its data nodes", name, r.Primary)
+		if err := r.consistent(); err != nil {
+			return nil, fmt.Errorf("resource %s: %w", name, err)
 		}
 		m.resources[name] = &r
 	}
@@ -107,4 +107,31 @@ func (d *snapshotData) machine() (*machine, error) {
 		m.remember(rec.ID, rec.Result)
 	}
 	return m, nil
+}
+
+// consistent checks what every command keeps true of a resource: the
+// primary, if any, is one of its nodes and the only one in role primary,
+// holds the lease and has an up-to-date copy; a handover is recorded only
+// without a primary and names a node.
+func (r *ResourceState) consistent() error {
+	for _, n := range r.Nodes {
+		if (n.Role == RolePrimary) != (n.Name == r.Primary) {
+			return fmt.Errorf("node %s is in role %s, the primary is %q", n.Name, n.Role, r.Primary)
+		}
+	}
+	if r.Primary == "" {
+		if r.Handover.To != "" && r.nodeIndex(r.Handover.To) < 0 {
+			return fmt.Errorf("handover to %s, not one of its data nodes", r.Handover.To)
+		}
+		return nil
+	}
+	switch p, _ := r.Node(r.Primary); {
+	case p.Data.State != DataUpToDate:
+		return fmt.Errorf("primary %s is %s", r.Primary, p.Data.State)
+	case r.Lease.Node != r.Primary || r.Lease.Generation != r.Generation:
+		return fmt.Errorf("the lease of %s at generation %d does not belong to primary %s at generation %d", r.Lease.Node, r.Lease.Generation, r.Primary, r.Generation)
+	case r.Handover.To != "":
+		return fmt.Errorf("handover to %s with primary %s", r.Handover.To, r.Primary)
+	}
+	return nil
 }

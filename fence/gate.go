@@ -335,7 +335,7 @@ func (g *Gate) depose(cause error) {
 func (g *Gate) renewLoop() {
 	defer close(g.done)
 	every := g.cfg.Lease / 3
-	failing := false
+	failing, granted := false, false
 	for {
 		sent := g.now()
 		ctx, cancel := context.WithTimeout(g.ctx, every)
@@ -349,6 +349,10 @@ func (g *Gate) renewLoop() {
 			return
 		case err == nil:
 			g.extend(sent + g.cfg.Lease - g.margin)
+			if !granted {
+				g.log.Info("lease granted: this node serves as primary", "resource", g.cfg.Res, "generation", g.cfg.Generation)
+				granted = true
+			}
 			if failing {
 				g.log.Info("lease renewed again", "resource", g.cfg.Res, "generation", g.cfg.Generation)
 			}

@@ -174,6 +174,8 @@ func checkHost(host, network string) string {
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		switch {
+		case strings.ContainsAny(ip.Zone(), "[]%/ \t"):
+			return fmt.Sprintf("invalid IPv6 zone %q in %s", ip.Zone(), host)
 		case network == "tcp4" && !ip.Is4():
 			return fmt.Sprintf("%s is not an IPv4 address (tcp4://)", host)
 		case network == "tcp6" && !ip.Is6():
