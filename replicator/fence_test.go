@@ -187,3 +187,39 @@ func TestDeposedPrimaryOverwritten(t *testing.T) {
 		t.Fatal("the deposed primary's unacknowledged write survived")
 	}
 }
+
+// TestFencedMemsyncWaitsForTheSecondarysWrite: a clustered (fenced)
+// primary in memsync acknowledges a write only once the secondary has
+// written it, not when it has received it: a secondary's hastd dying in
+// between, while the primary is cut off from the cluster, must not lose
+// an acknowledged write.
+func TestFencedMemsyncWaitsForTheSecondarysWrite(t *testing.T) {
+	p := newPair(t, wire.ReplicationMemsync)
+	p.cfg.Fence = &testFence{release: make(chan struct{})}
+	pr := p.startPrimary()
+	p.waitInSync()
+	md, _ := ReadMetadata(p.sdisk)
+	release := make(chan struct{})
+	p.sdisk.SetFault(func(op Op, off, length int64) error {
+		if op == OpWrite && off >= int64(md.LocalOff) {
+			<-release
+		}
+		return nil
+	})
+	acked := make(chan error, 1)
+	go func() {
+		_, err := pr.WriteAt(pattern(4096, 9), 8192)
+		acked <- err
+	}()
+	select {
+	case err := <-acked:
+		close(release)
+		t.Fatalf("acknowledged before the secondary wrote (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
+	p.sameData()
+}

@@ -292,7 +292,7 @@ func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error
 	pr := p.peer.Load()
 	if pr != nil {
 		flags := wire.RequestFlags(0)
-		if p.cfg.Replication == wire.ReplicationMemsync {
+		if p.cfg.earlyAck() {
 			flags |= wire.FlagMemsync
 		}
 		if cmd == wire.CmdWrite {
@@ -333,13 +333,13 @@ func (p *Primary) modify(cmd wire.Command, off, length int64, data []byte) error
 		acked <- err
 	}
 	switch {
-	case len(ops) == 0 || p.cfg.Replication == wire.ReplicationFullsync || lerr != nil:
+	case len(ops) == 0 || p.cfg.Replication == wire.ReplicationFullsync || p.cfg.Replication == wire.ReplicationMemsync && !p.cfg.earlyAck() || lerr != nil:
 		finish()
 		if err := <-acked; err != nil {
 			return err
 		}
 		return p.admitAck()
-	case p.cfg.Replication == wire.ReplicationMemsync:
+	case p.cfg.earlyAck():
 		rerr := waitOps(ops, func(op *remoteOp) <-chan struct{} { return op.received })
 		if rerr != nil {
 			finish()

@@ -60,7 +60,8 @@ func (s *syncProgress) status(src wire.SyncSource, left uint64) *SyncStatus {
 }
 
 // rateLimiter spaces synchronization requests so their bytes average at
-// most rate per second.
+// most rate per second: a request goes once the time its bytes and all
+// before them take at that rate has passed.
 type rateLimiter struct {
 	rate  int64
 	mu    sync.Mutex
@@ -78,8 +79,8 @@ func (l *rateLimiter) wait(n int64, quit <-chan struct{}) bool {
 	if l.start.IsZero() {
 		l.start = time.Now()
 	}
-	at := l.start.Add(time.Duration(float64(l.bytes) / float64(l.rate) * float64(time.Second)))
 	l.bytes += n
+	at := l.start.Add(time.Duration(float64(l.bytes) / float64(l.rate) * float64(time.Second)))
 	l.mu.Unlock()
 	d := time.Until(at)
 	if d <= 0 {
@@ -116,7 +117,7 @@ func (p *Primary) synchronize(pr *peer) {
 			p.log.Info("synchronization started", "bytes", uint64(len(exts))*extentSize, "source", src)
 			p.ev.emit(EventSyncStart)
 		}
-		if err := p.syncExtents(pr, exts, window, limiter); err != nil {
+		if err := p.syncExtents(pr, exts, extentSize, window, limiter); err != nil {
 			p.sync.end()
 			p.log.Warn("synchronization interrupted", "synchronized", p.sync.done.Load(), "err", err)
 			p.ev.emit(EventSyncIntr)
@@ -157,16 +158,23 @@ func (p *Primary) syncPlan() (exts []int, src wire.SyncSource, extentSize uint64
 	return exts, p.src, uint64(p.md.ExtentSize)
 }
 
-// syncExtents copies exts with up to window extents in flight.
-func (p *Primary) syncExtents(pr *peer, exts []int, window int, limiter *rateLimiter) error {
+// syncSpan bounds the bytes one synchronization worker has in flight: it
+// reads up to this much of its extent at once and sends it as MaxIO
+// requests without waiting between them.
+const syncSpan = 4 << 20
+
+// syncExtents copies exts, of extentSize bytes, with up to window extents
+// in flight.
+func (p *Primary) syncExtents(pr *peer, exts []int, extentSize uint64, window int, limiter *rateLimiter) error {
 	next := make(chan int)
 	errs := make(chan error, window)
 	var wg sync.WaitGroup
+	span := max(pr.params.MaxIO, min(int(extentSize), syncSpan))
 	for range min(window, len(exts)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, pr.params.MaxIO)
+			buf := make([]byte, span)
 			for ext := range next {
 				if err := p.syncExtent(pr, ext, buf, limiter); err != nil {
 					errs <- err
@@ -198,7 +206,7 @@ feed:
 
 // syncExtent copies one extent from the synchronization source to the
 // other node, holding the extent's range so no write interleaves, and marks
-// it clean.
+// it clean. It copies len(buf) bytes at a time.
 func (p *Primary) syncExtent(pr *peer, ext int, buf []byte, limiter *rateLimiter) error {
 	p.mu.Lock()
 	r := p.am.ExtentRange(ext)
@@ -215,14 +223,14 @@ func (p *Primary) syncExtent(pr *peer, ext int, buf []byte, limiter *rateLimiter
 		return nil
 	}
 	for off := r.Off; off < r.Off+r.Len; off += int64(len(buf)) {
-		chunk := buf[:min(int64(len(buf)), r.Off+r.Len-off)]
-		if !limiter.wait(int64(len(chunk)), pr.dead) {
+		span := buf[:min(int64(len(buf)), r.Off+r.Len-off)]
+		if !limiter.wait(int64(len(span)), pr.dead) {
 			return pr.err
 		}
-		if err := p.copyChunk(pr, src, chunk, off); err != nil {
+		if err := p.copySpan(pr, src, span, off); err != nil {
 			return err
 		}
-		p.sync.done.Add(uint64(len(chunk)))
+		p.sync.done.Add(uint64(len(span)))
 	}
 	p.mu.Lock()
 	var v uint64
@@ -236,28 +244,34 @@ func (p *Primary) syncExtent(pr *peer, ext int, buf []byte, limiter *rateLimiter
 	return p.syncMap(v)
 }
 
-// copyChunk copies the chunk at off from the source node to the other.
-func (p *Primary) copyChunk(pr *peer, src wire.SyncSource, chunk []byte, off int64) error {
-	if src == wire.SyncFromSecondary {
-		op := pr.submit(wire.CmdRead, wire.FlagSync, off, int64(len(chunk)), chunk)
-		<-op.done
-		if op.err != nil {
-			return fmt.Errorf("read %d+%d from the secondary: %w", off, len(chunk), op.err)
+// copySpan copies the span at off from the source node to the other: one
+// local read or write for the whole span, and MaxIO requests to the
+// secondary all sent before the first reply is awaited.
+func (p *Primary) copySpan(pr *peer, src wire.SyncSource, span []byte, off int64) error {
+	chunks := func(cmd wire.Command) []*remoteOp {
+		var ops []*remoteOp
+		for at := 0; at < len(span); at += pr.params.MaxIO {
+			chunk := span[at:min(at+pr.params.MaxIO, len(span))]
+			ops = append(ops, pr.submit(cmd, wire.FlagSync, off+int64(at), int64(len(chunk)), chunk))
 		}
-		if _, err := p.disk.WriteAt(chunk, p.localOff+off); err != nil {
+		return ops
+	}
+	if src == wire.SyncFromSecondary {
+		if err := waitOps(chunks(wire.CmdRead), func(op *remoteOp) <-chan struct{} { return op.done }); err != nil {
+			return fmt.Errorf("read %d+%d from the secondary: %w", off, len(span), err)
+		}
+		if _, err := p.disk.WriteAt(span, p.localOff+off); err != nil {
 			p.stats.writeErrors.Add(1)
-			return fmt.Errorf("write %d+%d locally: %w", off, len(chunk), err)
+			return fmt.Errorf("write %d+%d locally: %w", off, len(span), err)
 		}
 		return nil
 	}
-	if _, err := p.disk.ReadAt(chunk, p.localOff+off); err != nil {
+	if _, err := p.disk.ReadAt(span, p.localOff+off); err != nil {
 		p.stats.readErrors.Add(1)
-		return fmt.Errorf("read %d+%d locally: %w", off, len(chunk), err)
+		return fmt.Errorf("read %d+%d locally: %w", off, len(span), err)
 	}
-	op := pr.submit(wire.CmdWrite, wire.FlagSync, off, int64(len(chunk)), chunk)
-	<-op.done
-	if op.err != nil {
-		return fmt.Errorf("write %d+%d to the secondary: %w", off, len(chunk), op.err)
+	if err := waitOps(chunks(wire.CmdWrite), func(op *remoteOp) <-chan struct{} { return op.done }); err != nil {
+		return fmt.Errorf("write %d+%d to the secondary: %w", off, len(span), err)
 	}
 	return nil
 }

@@ -76,7 +76,19 @@ type Config struct {
 	// cluster's commits raise it. Secondary only.
 	MinGeneration func() uint64
 	// Fence, when set, guards a clustered primary's I/O. Primary only.
+	// A fenced primary in memsync waits for the secondary's write, as in
+	// fullsync, before it acknowledges (see earlyAck).
 	Fence Fence
+}
+
+// earlyAck reports whether a write is acknowledged once the secondary has
+// received it rather than written it: memsync without a fence, as in
+// HAST. A clustered primary does not: a write the secondary received but
+// had not written when its hastd died would be lost if the primary were
+// cut off from the cluster at the same moment (it could not commit the
+// outdating) and the secondary, still up to date in Raft, were promoted.
+func (c *Config) earlyAck() bool {
+	return c.Replication == wire.ReplicationMemsync && c.Fence == nil
 }
 
 // Fence is what a clustered primary asks before it serves or

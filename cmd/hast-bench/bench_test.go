@@ -158,7 +158,7 @@ func sampleResults() *results {
 		Activemap:   []activemapResult{{nameFullsync, jobQD32Write.name, 100000, 250}},
 		HastIdle:    &idleResult{RSS: 40 << 20, CPU: 0.2},
 		WitnessIdle: &idleResult{RSS: 20 << 20, CPU: 0.1},
-		Resync:      &resyncResult{Bytes: 1 << 30, Dirty: 1 << 30, Hast: 2 * time.Second, Nbdcopy: time.Second},
+		Resync:      &resyncResult{Bytes: 1 << 30, Dirty: 1 << 30, Hast: 4 * time.Second, Sync: 2 * time.Second, Synced: 1 << 30, Nbdcopy: time.Second},
 		Failover: []failoverResult{{profile: "lan", times: []time.Duration{time.Second, 2 * time.Second},
 			order: []time.Duration{2 * time.Second, time.Second}}},
 		Errors: []string{"nbd-server: start: not installed"},
@@ -180,8 +180,9 @@ func TestReport(t *testing.T) {
 		"| hast fullsync | 140 | 2.80x | 2.00x |",
 		"| hast fullsync | 7000 | 20000 | 30000 | 36000 |",
 		"| hast fullsync | 4k-randwrite-qd32 | 100000 | 250 | 0.0025 |",
-		"| hast resync (hastb start to complete) | 2s | 512 MiB/s |",
-		"hast / nbdcopy: 0.50x",
+		"| hast synchronization | 1024 MiB | 2s | 512 MiB/s |",
+		"| hast, hastb start to complete | 1024 MiB | 4s | 256 MiB/s |",
+		"hast synchronization / nbdcopy: 0.50x",
 		"| hastd, primary of a fullsync pair (with its worker) | 40.0 MiB | 0.20 |",
 		"| fullsync 4 KiB QD32 random-write IOPS >= 1.5x the qemu quorum peer | 1.80x | met |",
 		"| fullsync 4 KiB QD32 random-write IOPS >= 0.8x qemu-nbd (unreplicated) | 0.90x | met |",
@@ -238,5 +239,17 @@ func TestRenderPlots(t *testing.T) {
 		if files[k] != k+".png" {
 			t.Errorf("plot %s: %q", k, files[k])
 		}
+	}
+}
+
+func TestLastSync(t *testing.T) {
+	log := `time=2026-11-23T18:00:00.000Z level=INFO msg="synchronization complete" resource=shared bytes=2097152 elapsed=10ms rate=1
+time=2026-11-23T18:00:01.000Z level=INFO msg="synchronization complete" resource=shared bytes=1073741824 elapsed=1.5s rate=715827882
+`
+	if n, d := lastSync(log); n != 1<<30 || d != 1500*time.Millisecond {
+		t.Errorf("lastSync = %d, %v", n, d)
+	}
+	if n, d := lastSync("nothing"); n != 0 || d != 0 {
+		t.Errorf("lastSync of nothing = %d, %v", n, d)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,11 +19,17 @@ type resyncResult struct {
 	Bytes   int64         // written through hasta while hastb was down
 	Dirty   int64         // hasta's dirty bytes before hastb came back
 	Hast    time.Duration // hastb started to no sync shown on hasta
+	Sync    time.Duration // the synchronization itself, from hasta's log
+	Synced  int64         // the bytes it copied
 	Nbdcopy time.Duration // nbdcopy of Bytes to qemu-nbd
 }
 
 // hastMiBps returns hast's resync rate over Bytes.
 func (r resyncResult) hastMiBps() float64 { return mibps(r.Bytes, r.Hast) }
+
+// syncMiBps is the synchronization's own rate, without the wait for the
+// primary's next connection attempt.
+func (r resyncResult) syncMiBps() float64 { return mibps(r.Synced, r.Sync) }
 
 // nbdcopyMiBps returns nbdcopy's rate over Bytes.
 func (r resyncResult) nbdcopyMiBps() float64 { return mibps(r.Bytes, r.Nbdcopy) }
@@ -70,6 +77,9 @@ func (b *bench) measureResync(size int64) (resyncResult, error) {
 	}
 	res.Hast = time.Since(start)
 	p.stop()
+	if log, err := os.ReadFile(filepath.Join(b.dir, "hasta.log")); err == nil {
+		res.Synced, res.Sync = lastSync(string(log))
+	}
 
 	d, err := b.nbdcopyTime(size)
 	if err != nil {
@@ -136,4 +146,20 @@ func parseDirty(list string) int64 {
 		}
 	}
 	return 0
+}
+
+// syncDoneRE finds the primary's log line for a completed synchronization.
+var syncDoneRE = regexp.MustCompile(`msg="synchronization complete".* bytes=(\d+) elapsed=(\S+)`)
+
+// lastSync returns the bytes and duration of the last synchronization
+// the primary's log reports complete; zero if none.
+func lastSync(log string) (int64, time.Duration) {
+	m := syncDoneRE.FindAllStringSubmatch(log, -1)
+	if len(m) == 0 {
+		return 0, 0
+	}
+	last := m[len(m)-1]
+	n, _ := strconv.ParseInt(last[1], 10, 64)
+	d, _ := time.ParseDuration(last[2])
+	return n, d
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -22,6 +24,10 @@ import (
 
 // MetricsPath is the HTTP path the metrics are served at.
 const MetricsPath = "/metrics"
+
+// PprofPath is where the metrics server serves Go's profiler
+// (net/http/pprof) when hastd runs with -d.
+const PprofPath = "/debug/pprof/"
 
 // metricsTimeout bounds how long a scrape waits for each resource's owner
 // goroutine, which may be busy with a role change; a resource whose owner
@@ -59,8 +65,19 @@ func (d *Daemon) serveMetrics(a hastconf.Addr) (*metricsServer, error) {
 		Registry:            reg,
 		MaxRequestsInFlight: 4,
 	}))
+	index := fmt.Sprintf("hastd: Prometheus metrics at %s\n", MetricsPath)
+	if d.log.Enabled(context.Background(), slog.LevelDebug) {
+		// As etcd's --enable-pprof and Consul's enable_debug: Go's
+		// profiler, for finding where the time goes, only when asked for.
+		mux.HandleFunc("GET "+PprofPath, pprof.Index)
+		mux.HandleFunc("GET "+PprofPath+"cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET "+PprofPath+"profile", pprof.Profile)
+		mux.HandleFunc("GET "+PprofPath+"symbol", pprof.Symbol)
+		mux.HandleFunc("GET "+PprofPath+"trace", pprof.Trace)
+		index += fmt.Sprintf("hastd: Go's profiler at %s (hastd runs with -d)\n", PprofPath)
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "hastd: Prometheus metrics at %s\n", MetricsPath)
+		io.WriteString(w, index)
 	})
 	ms := &metricsServer{
 		addr: a,

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -17,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hastio/hast/internal/hastconf"
 	"github.com/hastio/hast/internal/metricstest"
 	"github.com/hastio/hast/internal/testnet"
 	"github.com/hastio/hast/replicator"
@@ -89,6 +93,12 @@ func TestMetricsServer(t *testing.T) {
 		t.Errorf("flush latency histogram: count %d", got)
 	}
 
+	// The test daemons log at debug level, as hastd -d: the profiler is
+	// served next to the metrics.
+	if code := httpStatus(t, "http://"+addr+PprofPath+"cmdline"); code != http.StatusOK {
+		t.Errorf("GET %s on a daemon logging debug: status %d", PprofPath, code)
+	}
+
 	// A reload moves the server; a port taken by someone else keeps the
 	// old one; removing the address stops it.
 	port2 := testnet.FreePort(t, "127.0.0.11")
@@ -115,6 +125,33 @@ func TestMetricsServer(t *testing.T) {
 	if _, err := metricstest.TryScrape(metricsURL(addr2)); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("metrics still served after their removal: %v", err)
 	}
+}
+
+// TestMetricsServerWithoutDebugHasNoProfiler: without -d, the metrics
+// server serves no profiler.
+func TestMetricsServerWithoutDebugHasNoProfiler(t *testing.T) {
+	port := testnet.FreePort(t, "127.0.0.11")
+	addr := net.JoinHostPort("127.0.0.11", strconv.Itoa(port))
+	d := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	ms, err := d.serveMetrics(hastconf.Addr{Network: "tcp4", Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.close()
+	if code := httpStatus(t, "http://"+addr+PprofPath); code != http.StatusNotFound {
+		t.Errorf("GET %s without debug: status %d, want 404", PprofPath, code)
+	}
+}
+
+// httpStatus returns the status code of a GET of url.
+func httpStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestMetricsAddressMoves reloads from one address to a wider one on the
