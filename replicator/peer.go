@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hastio/hast/replicator/wire"
@@ -26,9 +27,11 @@ type remoteOp struct {
 	queued               time.Time
 }
 
-// peer is the primary's connection to its secondary: a writer goroutine
-// sending queued requests in order, a reader goroutine matching replies to
-// them, and a watchdog failing the connection when a reply is late.
+// peer is the primary's connection to its secondary: a goroutine that
+// submits a request while the connection is idle writes it itself, and
+// otherwise queues it for the writer goroutine, which sends queued requests
+// in batches; a reader goroutine matches replies to them, and a watchdog
+// fails the connection when a reply is late.
 type peer struct {
 	conn    net.Conn
 	enc     *wire.Encoder
@@ -40,11 +43,13 @@ type peer struct {
 
 	ids   wire.IDAllocator
 	sendq chan *remoteOp
+	wmu   sync.Mutex // held while writing to enc
 
-	mu      sync.Mutex
-	pending map[uint64]*remoteOp
-	dead    chan struct{}
-	err     error
+	mu       sync.Mutex
+	pending  map[uint64]*remoteOp
+	dead     chan struct{}
+	lastSend atomic.Int64 // when a request last left, in Unix nanoseconds
+	err      error
 
 	wg sync.WaitGroup
 }
@@ -59,6 +64,7 @@ func newPeer(conn net.Conn, enc *wire.Encoder, dec *wire.Decoder, params wire.Pa
 		pending: make(map[uint64]*remoteOp),
 		dead:    make(chan struct{}),
 	}
+	p.lastSend.Store(time.Now().UnixNano())
 	p.wg.Add(2)
 	go p.writeLoop()
 	go p.readLoop()
@@ -82,12 +88,44 @@ func (p *peer) submit(cmd wire.Command, flags wire.RequestFlags, off, length int
 	}
 	p.pending[op.req.ID] = op
 	p.mu.Unlock()
+	if len(p.sendq) == 0 && p.wmu.TryLock() {
+		// Nothing queued and nobody writing: send it from here, which
+		// saves waking the writer goroutine (at queue depth 1, that
+		// hand-off is a good part of the round trip).
+		err := p.write(op)
+		p.wmu.Unlock()
+		if err != nil {
+			p.kill(fmt.Errorf("send %s request: %w", op.req.Command, err))
+		}
+		return op
+	}
 	select {
 	case p.sendq <- op:
 	case <-p.dead:
 		// kill failed every pending op, this one included.
 	}
 	return op
+}
+
+// write sends op, flushing unless more requests are queued, and marks it
+// sent. p.wmu must be held.
+func (p *peer) write(op *remoteOp) error {
+	p.conn.SetWriteDeadline(time.Now().Add(p.timeout))
+	err := p.enc.WriteRequest(&op.req, payloadOf(op))
+	if err == nil && len(p.sendq) == 0 {
+		err = p.enc.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if !op.sentClosed {
+		op.sentClosed = true
+		close(op.sent)
+	}
+	p.mu.Unlock()
+	p.lastSend.Store(time.Now().UnixNano())
+	return nil
 }
 
 // finishLocked completes op with err. p.mu must be held.
@@ -142,46 +180,39 @@ func (p *peer) writeLoop() {
 	defer p.wg.Done()
 	tick := time.NewTicker(min(time.Second, p.timeout/2))
 	defer tick.Stop()
-	lastSend := time.Now()
 	for {
 		select {
 		case <-p.dead:
 			return
 		case op := <-p.sendq:
-			p.conn.SetWriteDeadline(time.Now().Add(p.timeout))
-			err := p.enc.WriteRequest(&op.req, payloadOf(op))
-			if err == nil && len(p.sendq) == 0 {
-				err = p.enc.Flush()
-			}
+			p.wmu.Lock()
+			err := p.write(op)
+			p.wmu.Unlock()
 			if err != nil {
 				p.kill(fmt.Errorf("send %s request: %w", op.req.Command, err))
 				return
 			}
-			p.mu.Lock()
-			if !op.sentClosed {
-				op.sentClosed = true
-				close(op.sent)
-			}
-			p.mu.Unlock()
-			lastSend = time.Now()
 		case now := <-tick.C:
 			if late := p.overdue(now); late != nil {
 				p.kill(fmt.Errorf("no reply to %s request %d within %v", late.req.Command, late.req.ID, p.timeout))
 				return
 			}
-			if now.Sub(lastSend) >= keepaliveInterval {
-				p.conn.SetWriteDeadline(now.Add(p.timeout))
-				ka := wire.Request{ID: p.ids.Next(), Command: wire.CmdKeepalive, Generation: p.gen}
-				err := p.enc.WriteRequest(&ka, nil)
-				if err == nil {
-					err = p.enc.Flush()
-				}
-				if err != nil {
-					p.kill(fmt.Errorf("send keepalive: %w", err))
-					return
-				}
-				lastSend = now
+			if now.Sub(time.Unix(0, p.lastSend.Load())) < keepaliveInterval {
+				continue
 			}
+			p.wmu.Lock()
+			p.conn.SetWriteDeadline(now.Add(p.timeout))
+			ka := wire.Request{ID: p.ids.Next(), Command: wire.CmdKeepalive, Generation: p.gen}
+			err := p.enc.WriteRequest(&ka, nil)
+			if err == nil {
+				err = p.enc.Flush()
+			}
+			p.wmu.Unlock()
+			if err != nil {
+				p.kill(fmt.Errorf("send keepalive: %w", err))
+				return
+			}
+			p.lastSend.Store(now.UnixNano())
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hastio/hast/replicator/wire"
@@ -241,22 +242,63 @@ type secReply struct {
 	buf  []byte // returned to the pool once sent
 }
 
+// replyWriter sends the secondary's replies. The goroutine with a reply
+// (a worker, or the reader for early and refused replies) writes it
+// itself under the lock, and the last of several in line flushes for all,
+// so no reply waits for a hand-off to a writer goroutine. The first
+// failed write closes the connection, which ends the reader.
+type replyWriter struct {
+	conn    net.Conn
+	enc     *wire.Encoder
+	timeout time.Duration
+	pool    *sync.Pool
+
+	mu      sync.Mutex
+	waiters atomic.Int32
+	err     error // the first write error
+}
+
+// send writes r, flushing unless another reply is waiting, and returns
+// r's buffer to the pool.
+func (w *replyWriter) send(r secReply) {
+	w.waiters.Add(1)
+	w.mu.Lock()
+	w.waiters.Add(-1)
+	if w.err == nil {
+		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		w.err = w.enc.WriteReply(&r.rep, r.data)
+		if w.err == nil && w.waiters.Load() == 0 {
+			w.err = w.enc.Flush()
+		}
+		if w.err != nil {
+			w.conn.Close()
+		}
+	}
+	w.mu.Unlock()
+	if r.buf != nil {
+		b := r.buf[:cap(r.buf)]
+		w.pool.Put(&b)
+	}
+}
+
+// failed returns the first write error.
+func (w *replyWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // serveRequests reads the primary's requests, runs them on workers and
 // sends their replies, until the connection fails.
 func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.Decoder, params wire.Params) error {
 	pool := sync.Pool{New: func() any { b := make([]byte, params.MaxIO); return &b }}
-	replies := make(chan secReply, 2*requestWorkers)
+	replies := &replyWriter{conn: conn, enc: enc, timeout: s.cfg.timeout(), pool: &pool}
 	jobs := make(chan secRequest, requestWorkers)
-	quit := make(chan struct{})
 	// running counts writes and trims in progress, for flush barriers.
 	var inflight sync.Mutex
 	idle := sync.NewCond(&inflight)
 	running := 0
 
-	writerErr := make(chan error, 1)
-	go func() {
-		writerErr <- s.writeReplies(conn, enc, replies, &pool, quit)
-	}()
 	var workers sync.WaitGroup
 	for range requestWorkers {
 		workers.Add(1)
@@ -270,15 +312,13 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 					idle.Broadcast()
 					inflight.Unlock()
 				}
-				replies <- r
+				replies.send(r)
 			}
 		}()
 	}
 	defer func() {
 		close(jobs)
 		workers.Wait()
-		close(quit)
-		<-writerErr
 	}()
 
 	cleared := false
@@ -286,6 +326,9 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 		conn.SetReadDeadline(time.Now().Add(2 * keepaliveInterval))
 		req, err := dec.ReadRequest()
 		if err != nil {
+			if werr := replies.failed(); werr != nil {
+				return fmt.Errorf("send reply: %w", werr)
+			}
 			if errors.Is(err, io.EOF) {
 				return fmt.Errorf("primary closed the connection")
 			}
@@ -299,7 +342,7 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 				return err
 			}
 			s.log.Warn("refusing request", "command", req.Command, "offset", req.Offset, "length", req.Length, "generation", req.Generation, "status", status)
-			replies <- secReply{rep: wire.Reply{ID: req.ID, Flags: wire.ReplyDone, Status: status, Generation: s.minGeneration()}}
+			replies.send(secReply{rep: wire.Reply{ID: req.ID, Flags: wire.ReplyDone, Status: status, Generation: s.minGeneration()}})
 			continue
 		}
 		if !cleared {
@@ -320,7 +363,7 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 				return fmt.Errorf("receive write data: %w", err)
 			}
 			if req.Flags&wire.FlagMemsync != 0 {
-				replies <- secReply{rep: wire.Reply{ID: req.ID, Flags: wire.ReplyReceived}}
+				replies.send(secReply{rep: wire.Reply{ID: req.ID, Flags: wire.ReplyReceived}})
 			}
 		}
 		switch req.Command {
@@ -471,33 +514,6 @@ func (s *Secondary) execute(j secRequest) secReply {
 		}
 	}
 	return r
-}
-
-// writeReplies sends replies in the order they come, flushing when none is
-// waiting, and returns buffers to the pool.
-func (s *Secondary) writeReplies(conn net.Conn, enc *wire.Encoder, replies <-chan secReply, pool *sync.Pool, quit <-chan struct{}) error {
-	var failed error
-	for {
-		select {
-		case r := <-replies:
-			if failed == nil {
-				conn.SetWriteDeadline(time.Now().Add(s.cfg.timeout()))
-				failed = enc.WriteReply(&r.rep, r.data)
-				if failed == nil && len(replies) == 0 {
-					failed = enc.Flush()
-				}
-				if failed != nil {
-					conn.Close()
-				}
-			}
-			if r.buf != nil {
-				b := r.buf[:cap(r.buf)]
-				pool.Put(&b)
-			}
-		case <-quit:
-			return failed
-		}
-	}
 }
 
 // Status returns a snapshot of the resource.
