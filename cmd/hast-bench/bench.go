@@ -95,6 +95,10 @@ const (
 	nameMemsync  = "hast memsync"
 	nameAsync    = "hast async"
 	nameAlone    = "hast primary alone"
+	// nameFullsyncKD is fullsync with an activemap that keeps 512 extents
+	// (1 GiB) dirty instead of HAST's 64: sized to the working set, as a
+	// DRBD user sizes al-extents.
+	nameFullsyncKD = "hast fullsync, keepdirty 512"
 )
 
 // servers returns everything the workloads run against, in order.
@@ -106,6 +110,7 @@ func (b *bench) servers() []server {
 		{nameNbdSrv, kindPeer, false, b.startNbdServer},
 		{nameQuorum, kindPeer, true, b.startQuorum},
 		{nameFullsync, kindHast, true, func() (*running, error) { return b.startHast("fullsync") }},
+		{nameFullsyncKD, kindHast, false, func() (*running, error) { return b.startHastKeepDirty("fullsync", 512) }},
 		{nameMemsync, kindHast, false, func() (*running, error) { return b.startHast("memsync") }},
 		{nameAsync, kindHast, false, func() (*running, error) { return b.startHast("async") }},
 		{nameAlone, kindHast, false, b.startPrimaryAlone},

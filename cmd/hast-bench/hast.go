@@ -64,7 +64,13 @@ type hastPair struct {
 // async), waits for the first synchronization to complete and returns it
 // serving the primary's NBD export.
 func (b *bench) startHast(mode string) (*running, error) {
-	p, uri, err := b.startPair(mode)
+	return b.startHastKeepDirty(mode, 0)
+}
+
+// startHastKeepDirty is startHast with the providers created with
+// keepdirty extents kept dirty (hastctl create -k), 0 for the default.
+func (b *bench) startHastKeepDirty(mode string, keepdirty int) (*running, error) {
+	p, uri, err := b.startPair(mode, keepdirty)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +80,7 @@ func (b *bench) startHast(mode string) (*running, error) {
 // startPrimaryAlone starts a fullsync pair, lets it synchronize, then stops
 // hastb: the primary serves alone, marking what the secondary misses.
 func (b *bench) startPrimaryAlone() (*running, error) {
-	p, uri, err := b.startPair("fullsync")
+	p, uri, err := b.startPair("fullsync", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +97,7 @@ func (b *bench) startPrimaryAlone() (*running, error) {
 // startPair writes the configuration (files in the work
 // directory), creates both providers, starts both hastd processes, sets the
 // roles and waits until hasta is complete with no synchronization left.
-func (b *bench) startPair(mode string) (*hastPair, string, error) {
+func (b *bench) startPair(mode string, keepdirty int) (*hastPair, string, error) {
 	for _, n := range []string{"hasta.img", "hastb.img"} {
 		if _, err := b.image(n); err != nil {
 			return nil, "", err
@@ -103,7 +109,11 @@ func (b *bench) startPair(mode string) (*hastPair, string, error) {
 		return nil, "", err
 	}
 	for _, node := range []string{"hasta", "hastb"} {
-		if _, err := b.hastctl(p.conf, node, "create", "shared"); err != nil {
+		args := []string{"create", "shared"}
+		if keepdirty > 0 {
+			args = []string{"create", "-k", strconv.Itoa(keepdirty), "shared"}
+		}
+		if _, err := b.hastctl(p.conf, node, args...); err != nil {
 			return nil, "", err
 		}
 	}

@@ -48,7 +48,7 @@ func mibps(n int64, d time.Duration) float64 {
 // of the same size to qemu-nbd.
 func (b *bench) measureResync(size int64) (resyncResult, error) {
 	res := resyncResult{Bytes: size}
-	p, uri, err := b.startPair("fullsync")
+	p, uri, err := b.startPair("fullsync", 0)
 	if err != nil {
 		return res, fmt.Errorf("resync pair: %w", err)
 	}
