@@ -82,6 +82,19 @@ func logTime(line string) time.Time {
 	return t
 }
 
+// stopLoad waits until primary has acknowledged 100 more writes, stops the
+// workload and logs its summary and the timeline, and returns its
+// history for the checks.
+func (c *faultCluster) stopLoad(primary string) *workload.History {
+	c.t.Helper()
+	c.waitAcked(primary, 100)
+	c.load.cancel()
+	<-c.load.done
+	c.t.Logf("workload: %s", c.load.hist.Summary())
+	c.t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	return c.load.hist
+}
+
 // TestScenarioDRBDQuorateDivergence replays DRBD's quorate data
 // divergence report: the secondary's disk is detached while writes go on
 // (every write fails there, so the primary commits it outdated and writes
@@ -164,12 +177,7 @@ func TestScenarioDRBDQuorateDivergence(t *testing.T) {
 		c.fail(fmt.Errorf("after the restart %s is primary at generation %d; want hasta at 1", primary, c.list(primary).generation))
 	}
 	c.note("hastb resynced, up to date")
-	c.waitAcked("hasta", 100)
-	c.load.cancel()
-	<-c.load.done
-	hist := c.load.hist
-	t.Logf("workload: %s", hist.Summary())
-	t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	hist := c.stopLoad("hasta")
 	checkOneNodeAcked(t, hist, "hasta")
 	c.check(hist, "hasta")
 }
@@ -275,12 +283,7 @@ func TestScenarioLonghornPartition(t *testing.T) {
 		}
 	}
 	t.Logf("every write on the cut-off hasta failed, the last %v after healing", time.Since(healed).Round(time.Millisecond))
-	c.waitAcked("hastb", 100)
-	c.load.cancel()
-	<-c.load.done
-	hist := c.load.hist
-	t.Logf("workload: %s", hist.Summary())
-	t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	hist := c.stopLoad("hastb")
 	if err := hist.CheckSingleHandover(); err != nil {
 		c.fail(err)
 	}
@@ -414,12 +417,7 @@ func TestScenarioWitnessThenSecondaryLost(t *testing.T) {
 		c.fail(fmt.Errorf("after the restarts %s is primary, want hasta", primary))
 	}
 	c.note("hastb resynced")
-	c.waitAcked("hasta", 100)
-	c.load.cancel()
-	<-c.load.done
-	hist := c.load.hist
-	t.Logf("workload: %s", hist.Summary())
-	t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	hist := c.stopLoad("hasta")
 	checkOneNodeAcked(t, hist, "hasta")
 
 	// From hastb's death on, hasta acknowledged only what was sent before
@@ -472,12 +470,7 @@ func TestScenarioSwitchoverToDeafSecondary(t *testing.T) {
 		c.fail(err)
 	}
 	c.note("whole again, %s primary", primary)
-	c.waitAcked(primary, 100)
-	c.load.cancel()
-	<-c.load.done
-	hist := c.load.hist
-	t.Logf("workload: %s", hist.Summary())
-	t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	hist := c.stopLoad(primary)
 	c.check(hist, primary)
 }
 
@@ -527,12 +520,7 @@ func TestScenarioSwitchoverToStoppedSecondary(t *testing.T) {
 		c.fail(err)
 	}
 	c.note("whole again, %s primary", primary)
-	c.waitAcked(primary, 100)
-	c.load.cancel()
-	<-c.load.done
-	hist := c.load.hist
-	t.Logf("workload: %s", hist.Summary())
-	t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	hist := c.stopLoad(primary)
 	c.check(hist, primary)
 }
 
@@ -587,12 +575,7 @@ func TestScenarioSwitchoverInterrupted(t *testing.T) {
 		c.fail(err)
 	}
 	c.note("whole again, %s primary", primary)
-	c.waitAcked(primary, 100)
-	c.load.cancel()
-	<-c.load.done
-	hist := c.load.hist
-	t.Logf("workload: %s", hist.Summary())
-	t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	hist := c.stopLoad(primary)
 	c.check(hist, primary)
 }
 
@@ -639,11 +622,6 @@ func TestScenarioSecondaryDiesWhilePrimaryCutOff(t *testing.T) {
 		c.fail(err)
 	}
 	c.note("whole again, %s primary", primary)
-	c.waitAcked(primary, 100)
-	c.load.cancel()
-	<-c.load.done
-	hist := c.load.hist
-	t.Logf("workload: %s", hist.Summary())
-	t.Logf("timeline:\n%s", strings.Join(c.timeline, "\n"))
+	hist := c.stopLoad(primary)
 	c.check(hist, primary)
 }
