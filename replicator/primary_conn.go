@@ -26,6 +26,10 @@ func (p *Primary) connectLoop() {
 		err := p.connect()
 		if err == nil {
 			lastErr = ""
+			select {
+			case <-p.kick: // a nudge that came while connecting is answered
+			default:
+			}
 			since := time.Now()
 			p.serveConnection()
 			select {
@@ -55,10 +59,35 @@ func (p *Primary) connectLoop() {
 		case <-p.stop:
 			return
 		case <-p.kick:
-		case <-time.After(jitter(backoff)):
+		case <-time.After(p.retryAfter(backoff)):
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// retryAfter returns how long the connection loop waits before its next
+// attempt: the backoff with jitter, or the configured fixed wait.
+func (p *Primary) retryAfter(backoff time.Duration) time.Duration {
+	if p.cfg.retryWait > 0 {
+		return p.cfg.retryWait
+	}
+	return jitter(backoff)
+}
+
+// Reconnect makes a primary that is not connected to its secondary try
+// again now rather than when its backoff ends: the secondary has
+// announced itself (a Nudge). A connected primary ignores it, so a late
+// nudge cannot break a working connection. It reports whether the
+// primary was not connected.
+func (p *Primary) Reconnect() bool {
+	if p.peer.Load() != nil {
+		return false
+	}
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // serveConnection runs synchronization on the installed connection until

@@ -37,8 +37,8 @@ type Config struct {
 	// closes it after the engine's Close.
 	Backend Backend
 	// Dial connects to the peer's replication address (binding the source
-	// address); nil means the resource has no remote ("remote none").
-	// Primary only.
+	// address); nil means the resource has no remote ("remote none"). The
+	// primary connects with it, a secondary sends its Nudge.
 	Dial func(ctx context.Context) (net.Conn, error)
 	// Replication is the replication mode: fullsync, memsync or async.
 	Replication wire.Replication
@@ -79,6 +79,10 @@ type Config struct {
 	// A fenced primary in memsync waits for the secondary's write, as in
 	// fullsync, before it acknowledges (see earlyAck).
 	Fence Fence
+
+	// retryWait, when set (by tests), replaces the reconnection backoff
+	// with a fixed wait between connection attempts.
+	retryWait time.Duration
 }
 
 // earlyAck reports whether a write is acknowledged once the secondary has

@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -35,6 +36,12 @@ type Secondary struct {
 	md     Metadata
 	conn   *secConn // the connection being served, nil if none
 	closed bool
+
+	// The nudge runs under ctx, which Close cancels before it waits for
+	// nudging.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	nudging sync.WaitGroup
 }
 
 // secConn is one primary connection being served.
@@ -62,7 +69,67 @@ func NewSecondary(cfg Config) (*Secondary, error) {
 	if err := WriteMetadata(s.disk, &s.md); err != nil {
 		return nil, fmt.Errorf("resource %s: %w", cfg.Name, err)
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// Nudge asks the primary, in the background, to connect now: it sends a
+// Hello marked as a nudge on a connection of its own and closes it, and a
+// primary without a connection retries at once instead of when its
+// backoff (up to ten seconds) ends. A secondary that has just started to
+// serve the resource calls it, so that resynchronization starts as soon
+// as it is back. Failures are only logged: the primary retries anyway.
+func (s *Secondary) Nudge() {
+	if s.cfg.Dial == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.nudging.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.nudging.Done()
+		if err := s.nudge(); err != nil {
+			s.log.Debug("could not ask the primary to connect", "err", err)
+			return
+		}
+		s.log.Debug("asked the primary to connect")
+	}()
+}
+
+// nudge sends the nudge.
+func (s *Secondary) nudge() error {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.timeout())
+	defer cancel()
+	conn, err := s.cfg.Dial(ctx)
+	if err != nil {
+		return fmt.Errorf("nudge: %w", err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	enc, err := wire.NewEncoder(conn, wire.Params{})
+	if err != nil {
+		return err
+	}
+	gen := s.minGeneration()
+	s.mu.Lock()
+	h := &wire.Hello{
+		MinVersion: wire.MinVersion, MaxVersion: wire.MaxVersion,
+		Resource: s.cfg.Name, Node: s.cfg.Node,
+		ResUID: s.md.ResUID, LocalCnt: s.md.LocalCnt, RemoteCnt: s.md.RemoteCnt,
+		DataSize: s.md.DataSize, ExtentSize: s.md.ExtentSize, MaxIO: uint32(s.cfg.maxIO()),
+		Replication: s.cfg.Replication, Checksum: s.cfg.Checksum, Compression: s.cfg.Compression,
+		Generation: gen, Nudge: true,
+	}
+	s.mu.Unlock()
+	if err := enc.WriteHello(h); err != nil {
+		return fmt.Errorf("nudge: send hello: %w", err)
+	}
+	return nil
 }
 
 // Serve runs the handshake on a connection whose Hello the caller read
@@ -539,6 +606,8 @@ func (s *Secondary) Close() error {
 	s.closed = true
 	c := s.conn
 	s.mu.Unlock()
+	s.cancel()
+	s.nudging.Wait()
 	if c != nil {
 		c.conn.Close()
 		<-c.done

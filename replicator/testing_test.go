@@ -15,18 +15,18 @@ import (
 // pair is a primary and a secondary engine on in-memory providers,
 // connected over TCP on loopback, the way two hastd processes are.
 type pair struct {
-	t          *testing.T
-	name       string
-	pdisk      *MemBackend
-	sdisk      *MemBackend
-	primary    *Primary
-	secondary  *Secondary
-	ln         net.Listener
-	cfg        Config
-	mu         sync.Mutex
-	events     []Event
-	serving    sync.WaitGroup
-	refuseNext bool
+	t         *testing.T
+	name      string
+	pdisk     *MemBackend
+	sdisk     *MemBackend
+	primary   *Primary
+	secondary *Secondary
+	ln        net.Listener
+	cfg       Config
+	mu        sync.Mutex
+	events    []Event
+	serving   sync.WaitGroup
+	nudges    int // nudges the listener answered
 }
 
 const testSize = 32 << 20 // 32 MiB providers: 16 extents of 2 MiB
@@ -83,8 +83,20 @@ func (p *pair) accept() {
 			continue
 		}
 		p.mu.Lock()
-		s := p.secondary
+		s, pr := p.secondary, p.primary
+		if h.Nudge {
+			p.nudges++
+		}
 		p.mu.Unlock()
+		if h.Nudge {
+			// The listener stands for both nodes': a nudge is the
+			// primary's to answer, as hastd's router does.
+			c.Close()
+			if pr != nil {
+				pr.Reconnect()
+			}
+			continue
+		}
 		if s == nil {
 			RefuseWait(c, "remote acts as primary")
 			continue
@@ -111,7 +123,9 @@ func (p *pair) startPrimary() *Primary {
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	p.mu.Lock()
 	p.primary = pr
+	p.mu.Unlock()
 	return pr
 }
 

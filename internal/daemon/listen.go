@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -122,6 +123,12 @@ func (d *Daemon) route(raw net.Conn) {
 		return
 	}
 	log = log.With("resource", hello.Resource, "node", hello.Node)
+	if hello.Nudge {
+		d.untrackConn(raw)
+		c.Close()
+		d.nudged(hello.Resource, c.RemoteAddr(), log)
+		return
+	}
 	refuse := func(err error) {
 		d.untrackConn(raw)
 		if err != nil {
@@ -162,6 +169,35 @@ func (d *Daemon) route(raw net.Conn) {
 	err = a.secondary.Serve(c, dec, hello)
 	a.release()
 	log.Debug("connection from the primary ended", "err", err)
+}
+
+// nudged answers a secondary's nudge (its connection already closed): if
+// the resource is primary here and the nudge came from its remote node,
+// the primary connects now if it is not connected.
+func (d *Daemon) nudged(name string, from net.Addr, log *slog.Logger) {
+	r := d.resources.Load().byName[name]
+	if r == nil {
+		log.Debug("nudge for a resource not configured here")
+		return
+	}
+	a, ok := r.admit()
+	if a.release != nil {
+		a.release()
+	}
+	if !ok {
+		return
+	}
+	if allowed, err := peerAllowed(context.Background(), a.cfg, from); !allowed {
+		log.Warn(fmt.Sprintf("nudge from %s, which isn't the remote node, ignored", peerIP(from)), "remote", a.cfg.Remote, "err", err)
+		return
+	}
+	if a.role != replicator.RolePrimary {
+		log.Debug("nudge ignored: not primary here", "role", a.role)
+		return
+	}
+	if p, ok := r.primaryEngine(); ok && p != nil && p.Reconnect() {
+		log.Info("the secondary is back: connecting now")
+	}
 }
 
 // peerIP returns the IP address of a TCP peer, else the address as is.

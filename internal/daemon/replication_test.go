@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,4 +120,57 @@ func TestIncomingRefusals(t *testing.T) {
 	if !bytes.Contains([]byte(a.logs.String()), []byte("Client 127.0.0.13 isn't known.")) {
 		t.Error("refused stranger not logged as HAST logs it")
 	}
+}
+
+// TestSecondaryNudgesPrimary: a secondary that comes back asks the primary
+// to connect, and the primary does so at once instead of waiting out its
+// backoff; a nudge from an address other than the remote node's is
+// ignored.
+func TestSecondaryNudgesPrimary(t *testing.T) {
+	e := newEnv(t)
+	a := e.startNode("hasta", baseConf)
+	b := e.startNode("hastb", baseConf)
+	b.mustRole("secondary", "r0")
+	a.mustRole("primary", "r0")
+	waitFor(t, "both nodes complete", func() bool {
+		return a.status("r0").Status == "complete" && b.status("r0").Status == "complete"
+	})
+	b.mustRole("init", "r0")
+	// The attempt after the drop is refused (hastb is in init); the
+	// primary's next one waits at least two seconds.
+	waitFor(t, "a refused connection attempt", func() bool {
+		return strings.Contains(a.logs.String(), "not as secondary")
+	})
+	if strings.Contains(a.logs.String(), "the secondary is back") {
+		t.Fatal("primary logged a nudge before the secondary came back")
+	}
+	b.mustRole("secondary", "r0")
+	waitFor(t, "the nudge", func() bool {
+		return strings.Contains(a.logs.String(), "the secondary is back: connecting now")
+	})
+	waitFor(t, "both nodes complete again", func() bool {
+		return a.status("r0").Status == "complete" && b.status("r0").Status == "complete"
+	})
+
+	// A nudge from 127.0.0.13, not r0's remote node, changes nothing.
+	b.mustRole("init", "r0")
+	waitFor(t, "the primary to notice", func() bool { return a.status("r0").Status == "degraded" })
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.13")}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", "127.0.0.11:"+strconv.Itoa(e.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := wire.NewEncoder(conn, wire.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := &wire.Hello{MinVersion: wire.MinVersion, MaxVersion: wire.MaxVersion, Resource: "r0", Node: "intruder",
+		DataSize: testProviderSize, ExtentSize: testExtentSize, MaxIO: 1 << 20, Replication: wire.ReplicationMemsync, Nudge: true}
+	if err := enc.WriteHello(hello); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	waitFor(t, "the ignored nudge", func() bool {
+		return strings.Contains(a.logs.String(), "nudge from 127.0.0.13, which isn't the remote node, ignored")
+	})
 }

@@ -410,6 +410,11 @@ func (r *resource) startWorker(role replicator.Role) error {
 	}
 	r.w, r.role = w, role
 	r.seq++
+	if w.sec != nil {
+		// The owner answers the primary's connection with this worker
+		// now: ask the primary not to wait out its backoff.
+		w.sec.Nudge()
+	}
 	return nil
 }
 

@@ -118,9 +118,7 @@ func startWorker(role replicator.Role, spec workerSpec) (*worker, error) {
 			return nil, fmt.Errorf("resource %s: %w", res.Name, err)
 		}
 	case replicator.RoleSecondary:
-		cfg := w.engineConfigFor(spec)
-		cfg.Dial = nil
-		s, err := replicator.NewSecondary(cfg)
+		s, err := replicator.NewSecondary(w.engineConfigFor(spec))
 		if err != nil {
 			w.stop(0)
 			return nil, err

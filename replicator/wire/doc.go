@@ -59,7 +59,8 @@
 //	32     8    generation of the secondary
 //	40     d    digest
 //
-// Hello (header 76 bytes + names; no payload; flags: 1 virgin):
+// Hello (header 76 bytes + names; no payload; flags: 1 virgin, 2 nudge: a
+// secondary asking the primary to connect now, answered by closing):
 //
 //	20     1    min version
 //	21     1    max version

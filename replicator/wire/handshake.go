@@ -163,10 +163,18 @@ type Hello struct {
 	Compression Compression
 	// Virgin is set when the sender's resource never held data.
 	Virgin bool
+	// Nudge marks the Hello of a secondary that has just begun to serve
+	// the resource: it asks the primary to connect now rather than when
+	// its reconnection backoff ends. The receiver answers nothing and
+	// closes the connection.
+	Nudge bool
 }
 
 // Hello flags.
-const helloVirgin uint16 = 1 << 0
+const (
+	helloVirgin uint16 = 1 << 0
+	helloNudge  uint16 = 1 << 1
+)
 
 // check validates h's fields, for both encoding and decoding.
 func (h *Hello) check() error {
@@ -207,10 +215,14 @@ func (h *Hello) headerLen() int { return helloLen + len(h.Resource) + len(h.Node
 
 // flags returns h's frame flags.
 func (h *Hello) flags() uint16 {
+	var f uint16
 	if h.Virgin {
-		return helloVirgin
+		f |= helloVirgin
 	}
-	return 0
+	if h.Nudge {
+		f |= helloNudge
+	}
+	return f
 }
 
 // putBody writes h after the prefix of hdr, which is h.headerLen() long.
@@ -237,7 +249,7 @@ func (h *Hello) putBody(hdr []byte) {
 // parseHello decodes a Hello from its header body (digest excluded). Bytes
 // after the last known field are ignored: later versions append there.
 func parseHello(body []byte, p *prefix) (*Hello, error) {
-	if p.flags&^helloVirgin != 0 {
+	if p.flags&^(helloVirgin|helloNudge) != 0 {
 		return nil, fmt.Errorf("%w: hello: unknown flags %#04x", ErrMalformed, p.flags)
 	}
 	if body[27] != 0 {
@@ -264,6 +276,7 @@ func parseHello(body []byte, p *prefix) (*Hello, error) {
 		Resource:    string(body[helloLen : helloLen+rlen]),
 		Node:        string(body[helloLen+rlen : helloLen+rlen+nlen]),
 		Virgin:      p.flags&helloVirgin != 0,
+		Nudge:       p.flags&helloNudge != 0,
 	}
 	if err := h.check(); err != nil {
 		return nil, err

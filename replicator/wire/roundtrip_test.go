@@ -269,7 +269,10 @@ func TestHandshakeRoundTrip(t *testing.T) {
 		Message: "Remote node acts as primary for the resource and not as secondary."}
 	unknownCode := &Welcome{Code: WelcomeCode(4242), Message: "from the future"}
 
-	hellos := []*Hello{sampleHello(), virgin}
+	nudge := sampleHello()
+	nudge.Nudge = true
+
+	hellos := []*Hello{sampleHello(), virgin, nudge}
 	welcomes := map[string]*Welcome{
 		"sample": sampleWelcome(), "full": full, "odd": odd, "zero": zero,
 		"text": text, "no map": noMap, "refused": refused, "unknown code": unknownCode,
