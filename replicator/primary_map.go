@@ -27,6 +27,14 @@ func (p *Primary) markMap() uint64 {
 	return p.mapVersion
 }
 
+// currentMapVersion returns the version of the activemap image as it is
+// now.
+func (p *Primary) currentMapVersion() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mapVersion
+}
+
 // syncMap returns once image version v (or a newer one) is on disk, writing
 // it unless another caller already is.
 func (p *Primary) syncMap(v uint64) error {

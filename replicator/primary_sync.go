@@ -117,7 +117,11 @@ func (p *Primary) synchronize(pr *peer) {
 			p.log.Info("synchronization started", "bytes", uint64(len(exts))*extentSize, "source", src)
 			p.ev.emit(EventSyncStart)
 		}
-		if err := p.syncExtents(pr, exts, extentSize, window, limiter); err != nil {
+		err := p.syncExtents(pr, exts, extentSize, window, limiter)
+		if err == nil {
+			err = p.syncMap(p.currentMapVersion())
+		}
+		if err != nil {
 			p.sync.end()
 			p.log.Warn("synchronization interrupted", "synchronized", p.sync.done.Load(), "err", err)
 			p.ev.emit(EventSyncIntr)
@@ -233,15 +237,14 @@ func (p *Primary) syncExtent(pr *peer, ext int, buf []byte, limiter *rateLimiter
 		p.sync.done.Add(uint64(len(span)))
 	}
 	p.mu.Lock()
-	var v uint64
 	if p.am.SyncComplete(ext) {
-		v = p.markMap()
+		// Cleaned extents reach the disk with the next map write (at the
+		// latest the one that ends the pass): an extent still marked
+		// there is only synchronized again after a crash.
+		p.markMap()
 	}
 	p.mu.Unlock()
-	if v == 0 {
-		return nil
-	}
-	return p.syncMap(v)
+	return nil
 }
 
 // copySpan copies the span at off from the source node to the other: one

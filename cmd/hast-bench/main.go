@@ -99,11 +99,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	if n := min(*resync, *size); n > 0 {
 		fmt.Fprintf(stderr, "== resync of %d MiB\n", n>>20)
-		if rs, err := b.measureResync(n); err != nil {
+		if rs, err := b.measureResync(n, resyncRounds); err != nil {
 			fmt.Fprintf(stderr, "   %v\n", err)
 			res.failf("resync: %v", err)
 		} else {
-			fmt.Fprintf(stderr, "   hast %v (%.0f MiB/s), nbdcopy %v (%.0f MiB/s)\n", rs.Hast, rs.hastMiBps(), rs.Nbdcopy, rs.nbdcopyMiBps())
+			fmt.Fprintf(stderr, "   medians: synchronization %.0f MiB/s, hastb start to complete %.0f MiB/s, nbdcopy %.0f MiB/s\n", rs.syncMiBps(), rs.hastMiBps(), rs.nbdcopyMiBps())
 			res.Resync = &rs
 		}
 	}

@@ -238,12 +238,18 @@ func report(r *results, plots map[string]string, plotLink string) string {
 	}
 
 	if rs := r.Resync; rs != nil {
-		fmt.Fprintf(&b, "\n### Resync\n\n%d MiB written through hasta with hastb stopped (%d MiB dirty), then hastb started. The synchronization itself is timed by hasta's log (\"synchronization complete\", from the connection to the last extent); the second row adds hastd's start and the wait for the primary's next connection attempt (its backoff grows to 10 s while the secondary is down, as HAST's and DRBD's connect retry) until `hastctl list` on hasta shows no sync. nbdcopy copies a file of the same size to qemu-nbd.\n\n",
-			rs.Bytes>>20, rs.Dirty>>20)
-		fmt.Fprintf(&b, "| | bytes | time | rate |\n|---|---|---|---|\n| hast synchronization | %d MiB | %v | %s MiB/s |\n| hast, hastb start to complete | %d MiB | %v | %s MiB/s |\n| nbdcopy to qemu-nbd | %d MiB | %v | %s MiB/s |\n\nhast synchronization / nbdcopy: %s\n",
-			rs.Synced>>20, rs.Sync.Round(time.Millisecond), num(rs.syncMiBps()),
-			rs.Bytes>>20, rs.Hast.Round(time.Millisecond), num(rs.hastMiBps()),
-			rs.Bytes>>20, rs.Nbdcopy.Round(time.Millisecond), num(rs.nbdcopyMiBps()), ratio(rs.syncMiBps(), rs.nbdcopyMiBps()))
+		fmt.Fprintf(&b, "\n### Resync\n\nIn each of %d rounds, %d MiB written through hasta with hastb stopped (%d MiB dirty in the first), then hastb started; after it, nbdcopy copies a file of the same size to qemu-nbd. The synchronization itself is timed by hasta's log (\"synchronization complete\", from the connection to the last extent); \"hastb start to complete\" adds hastd's start, its nudge and the primary's connection (without the nudge, the primary would wait for its next connection attempt: its backoff grows to 10 s while the secondary is down, as HAST's and DRBD's connect retry). The target compares the medians.\n\n",
+			len(rs.Rounds), rs.Bytes>>20, rs.Dirty>>20)
+		b.WriteString("| round | hast synchronization | hastb start to complete | nbdcopy to qemu-nbd | synchronization / nbdcopy |\n|---|---|---|---|---|\n")
+		for i, x := range rs.Rounds {
+			sync, start, copy := mibps(x.Synced, x.Sync), mibps(rs.Bytes, x.Hast), mibps(rs.Bytes, x.Nbdcopy)
+			fmt.Fprintf(&b, "| %d | %d MiB in %v: %s MiB/s | %v: %s MiB/s | %v: %s MiB/s | %s |\n", i+1,
+				x.Synced>>20, x.Sync.Round(time.Millisecond), num(sync),
+				x.Hast.Round(time.Millisecond), num(start),
+				x.Nbdcopy.Round(time.Millisecond), num(copy), ratio(sync, copy))
+		}
+		fmt.Fprintf(&b, "| median | %s MiB/s | %s MiB/s | %s MiB/s | %s |\n",
+			num(rs.syncMiBps()), num(rs.hastMiBps()), num(rs.nbdcopyMiBps()), ratio(rs.syncMiBps(), rs.nbdcopyMiBps()))
 	}
 
 	if r.HastIdle != nil || r.witness() != nil {
