@@ -361,10 +361,22 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 	pool := sync.Pool{New: func() any { b := make([]byte, params.MaxIO); return &b }}
 	replies := &replyWriter{conn: conn, enc: enc, timeout: s.cfg.timeout(), pool: &pool}
 	jobs := make(chan secRequest, requestWorkers)
-	// running counts writes and trims in progress, for flush barriers.
+	// running counts writes and trims in progress, for flush barriers;
+	// busy counts requests handed to the workers and not yet answered.
 	var inflight sync.Mutex
 	idle := sync.NewCond(&inflight)
 	running := 0
+	var busy atomic.Int32
+	run := func(j secRequest) {
+		r := s.execute(j)
+		if j.req.Command == wire.CmdWrite || j.req.Command == wire.CmdTrim {
+			inflight.Lock()
+			running--
+			idle.Broadcast()
+			inflight.Unlock()
+		}
+		replies.send(r)
+	}
 
 	var workers sync.WaitGroup
 	for range requestWorkers {
@@ -372,14 +384,8 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 		go func() {
 			defer workers.Done()
 			for j := range jobs {
-				r := s.execute(j)
-				if j.req.Command == wire.CmdWrite || j.req.Command == wire.CmdTrim {
-					inflight.Lock()
-					running--
-					idle.Broadcast()
-					inflight.Unlock()
-				}
-				replies.send(r)
+				run(j)
+				busy.Add(-1)
 			}
 		}()
 	}
@@ -446,6 +452,16 @@ func (s *Secondary) serveRequests(conn net.Conn, enc *wire.Encoder, dec *wire.De
 			}
 			inflight.Unlock()
 		}
+		if busy.Load() == 0 && (req.Command == wire.CmdWrite || req.Command == wire.CmdRead) {
+			// Nothing else in flight (queue depth 1): run it here
+			// rather than wake a worker, which is a good part of
+			// the round trip. The next request, if any, waits in the
+			// socket for as long as this one takes; flushes, trims
+			// and checksums, which may take long, go to a worker.
+			run(j)
+			continue
+		}
+		busy.Add(1)
 		jobs <- j
 	}
 }
