@@ -15,7 +15,7 @@ import (
 // pair is a primary and a secondary engine on in-memory providers,
 // connected over TCP on loopback, the way two hastd processes are.
 type pair struct {
-	t         *testing.T
+	t         testing.TB
 	name      string
 	pdisk     *MemBackend
 	sdisk     *MemBackend
@@ -31,7 +31,7 @@ type pair struct {
 
 const testSize = 32 << 20 // 32 MiB providers: 16 extents of 2 MiB
 
-func newDisk(t *testing.T, name string) *MemBackend {
+func newDisk(t testing.TB, name string) *MemBackend {
 	t.Helper()
 	d := NewMemBackend(testSize, 512)
 	if _, err := Create(d, CreateParams{Resource: name}); err != nil {
@@ -42,7 +42,7 @@ func newDisk(t *testing.T, name string) *MemBackend {
 
 // newPair creates both providers and starts the secondary; startPrimary
 // starts the primary.
-func newPair(t *testing.T, mode wire.Replication) *pair {
+func newPair(t testing.TB, mode wire.Replication) *pair {
 	t.Helper()
 	p := &pair{t: t, name: "shared", pdisk: newDisk(t, "shared"), sdisk: newDisk(t, "shared")}
 	p.cfg = Config{Name: p.name, Replication: mode, Timeout: 5 * time.Second, MetaFlush: true, MaxIO: 256 << 10,
@@ -171,7 +171,7 @@ func (p *pair) waitInSync() {
 }
 
 // dataOf returns the data area of a provider.
-func dataOf(t *testing.T, d *MemBackend) []byte {
+func dataOf(t testing.TB, d *MemBackend) []byte {
 	t.Helper()
 	md, err := ReadMetadata(d)
 	if err != nil {
