@@ -72,8 +72,11 @@ func TestNudgeWithoutRemote(t *testing.T) {
 	s := p.secondary
 	p.mu.Unlock()
 	s.Nudge() // no Dial: nothing happens
-	blocked := make(chan struct{})
+	blocked, returned := make(chan struct{}), make(chan struct{})
+	dials := 0
 	s.cfg.Dial = func(ctx context.Context) (net.Conn, error) {
+		defer close(returned)
+		dials++
 		close(blocked)
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -81,5 +84,13 @@ func TestNudgeWithoutRemote(t *testing.T) {
 	s.Nudge()
 	<-blocked
 	p.stopSecondary() // Close cancels the nudge and waits for it
-	s.Nudge()         // after Close: nothing happens
+	select {
+	case <-returned:
+	default:
+		t.Fatal("Close returned while the nudge was still dialing")
+	}
+	s.Nudge() // after Close: nothing happens
+	if dials != 1 {
+		t.Fatalf("%d dials, want 1", dials)
+	}
 }

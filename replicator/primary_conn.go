@@ -191,14 +191,9 @@ func (p *Primary) hello() (*wire.Hello, error) {
 		}
 		virgin = true
 	}
-	return &wire.Hello{
-		MinVersion: wire.MinVersion, MaxVersion: wire.MaxVersion,
-		Resource: p.cfg.Name, Node: p.cfg.Node,
-		ResUID: p.md.ResUID, LocalCnt: p.md.LocalCnt, RemoteCnt: p.md.RemoteCnt,
-		DataSize: p.md.DataSize, ExtentSize: p.md.ExtentSize, MaxIO: uint32(p.cfg.maxIO()),
-		Replication: p.cfg.Replication, Checksum: p.cfg.Checksum, Compression: p.cfg.Compression,
-		Virgin: virgin, Generation: p.cfg.Generation,
-	}, nil
+	h := p.cfg.hello(&p.md, p.cfg.Generation)
+	h.Virgin = virgin
+	return h, nil
 }
 
 // adopt takes the secondary's answer: its counters, the direction of the

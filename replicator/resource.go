@@ -126,6 +126,19 @@ func (c *Config) maxIO() int {
 	return min(c.MaxIO, wire.HardMaxIO)
 }
 
+// hello returns the Hello announcing this node's copy, described by md,
+// in generation gen.
+func (c *Config) hello(md *Metadata, gen uint64) *wire.Hello {
+	return &wire.Hello{
+		MinVersion: wire.MinVersion, MaxVersion: wire.MaxVersion,
+		Resource: c.Name, Node: c.Node,
+		ResUID: md.ResUID, LocalCnt: md.LocalCnt, RemoteCnt: md.RemoteCnt,
+		DataSize: md.DataSize, ExtentSize: md.ExtentSize, MaxIO: uint32(c.maxIO()),
+		Replication: c.Replication, Checksum: c.Checksum, Compression: c.Compression,
+		Generation: gen,
+	}
+}
+
 func (c *Config) logger() *slog.Logger {
 	if c.Logger == nil {
 		return slog.New(slog.DiscardHandler)

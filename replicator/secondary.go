@@ -117,15 +117,9 @@ func (s *Secondary) nudge() error {
 	}
 	gen := s.minGeneration()
 	s.mu.Lock()
-	h := &wire.Hello{
-		MinVersion: wire.MinVersion, MaxVersion: wire.MaxVersion,
-		Resource: s.cfg.Name, Node: s.cfg.Node,
-		ResUID: s.md.ResUID, LocalCnt: s.md.LocalCnt, RemoteCnt: s.md.RemoteCnt,
-		DataSize: s.md.DataSize, ExtentSize: s.md.ExtentSize, MaxIO: uint32(s.cfg.maxIO()),
-		Replication: s.cfg.Replication, Checksum: s.cfg.Checksum, Compression: s.cfg.Compression,
-		Generation: gen, Nudge: true,
-	}
+	h := s.cfg.hello(&s.md, gen)
 	s.mu.Unlock()
+	h.Nudge = true
 	if err := enc.WriteHello(h); err != nil {
 		return fmt.Errorf("nudge: send hello: %w", err)
 	}
