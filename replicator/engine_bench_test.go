@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // allocations included, without a disk.
 func BenchmarkPrimaryWrite4K(b *testing.B) {
 	for _, depth := range []int{1, 32} {
-		b.Run(map[int]string{1: "QD1", 32: "QD32"}[depth], func(b *testing.B) {
+		b.Run(fmt.Sprintf("QD%d", depth), func(b *testing.B) {
 			p := newPair(b, wire.ReplicationFullsync)
 			pr := p.startPrimary()
 			p.waitInSync()

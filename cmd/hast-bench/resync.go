@@ -29,7 +29,7 @@ type resyncResult struct {
 
 // resyncRound is one round of the resync measurement.
 type resyncRound struct {
-	Hast    time.Duration // hastb started to no sync shown on hasta
+	Hast    time.Duration // hastb started to the synchronization complete in hasta's log
 	Sync    time.Duration // the synchronization itself, from hasta's log
 	Synced  int64         // the bytes it copied
 	Nbdcopy time.Duration // nbdcopy of Bytes to qemu-nbd
@@ -40,8 +40,8 @@ func (r resyncResult) hastMiBps() float64 {
 	return r.median(func(x resyncRound) float64 { return mibps(r.Bytes, x.Hast) })
 }
 
-// syncMiBps is the median of the synchronization's own rates, without the
-// wait for the primary's next connection attempt.
+// syncMiBps is the median of the synchronization's own rates, without
+// hastb's start and the primary's connection.
 func (r resyncResult) syncMiBps() float64 {
 	return r.median(func(x resyncRound) float64 { return mibps(x.Synced, x.Sync) })
 }
@@ -51,7 +51,8 @@ func (r resyncResult) nbdcopyMiBps() float64 {
 	return r.median(func(x resyncRound) float64 { return mibps(r.Bytes, x.Nbdcopy) })
 }
 
-// median returns the median of rate over the rounds, 0 for none.
+// median returns the middle of rate over the rounds (the upper one of an
+// even count, as failoverResult.median), 0 for none.
 func (r resyncResult) median(rate func(resyncRound) float64) float64 {
 	if len(r.Rounds) == 0 {
 		return 0
@@ -61,9 +62,6 @@ func (r resyncResult) median(rate func(resyncRound) float64) float64 {
 		rates[i] = rate(x)
 	}
 	slices.Sort(rates)
-	if n := len(rates); n%2 == 0 {
-		return (rates[n/2-1] + rates[n/2]) / 2
-	}
 	return rates[len(rates)/2]
 }
 
